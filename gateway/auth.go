@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// authenticator verifies the JWTs of secure channels.
+type authenticator struct {
+	secret     []byte
+	validators map[string]any
+	now        func() time.Time
+}
+
+// leeway tolerates small clock differences between the token issuer and us.
+const leeway = 5 * time.Second
+
+func newAuthenticator(secret string, validators map[string]any) *authenticator {
+	return &authenticator{secret: []byte(secret), validators: validators, now: time.Now}
+}
+
+// cleanToken undoes what proxies and copy-paste do to tokens: URL encoding
+// and stray whitespace, as the original does.
+func cleanToken(t string) string {
+	if u, err := url.QueryUnescape(t); err == nil {
+		t = u
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, t)
+}
+
+// verify checks token and returns its expiry (zero when it has none and
+// requireExp is false).
+func (a *authenticator) verify(token string, requireExp bool) (time.Time, error) {
+	token = cleanToken(token)
+	if token == "" {
+		return time.Time{}, errors.New("no token: send one as the apikey query parameter, the x-api-key header, or user_token/access_token in the join payload")
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{"HS256", "HS384", "HS512"}),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(a.now),
+	}
+	if requireExp {
+		opts = append(opts, jwt.WithExpirationRequired())
+	}
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return a.secret, nil }, opts...)
+	if err != nil {
+		return time.Time{}, describeJWTError(err, claims, a.now())
+	}
+	for k, want := range a.validators {
+		if got, ok := claims[k]; !ok || !reflect.DeepEqual(got, want) {
+			return time.Time{}, fmt.Errorf("claim %q must be %v", k, want)
+		}
+	}
+	exp, _ := claims.GetExpirationTime()
+	if exp == nil {
+		return time.Time{}, nil
+	}
+	return exp.Time, nil
+}
+
+// replyError carries a reason text exactly as the original puts it in its
+// replies ("Token has expired 12 seconds ago"), capitals included, so
+// clients that show it read what they would read from the original.
+type replyError struct{ reason string }
+
+func (e *replyError) Error() string { return e.reason }
+
+func describeJWTError(err error, claims jwt.MapClaims, now time.Time) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		if exp, _ := claims.GetExpirationTime(); exp != nil {
+			return &replyError{fmt.Sprintf("Token has expired %d seconds ago", int(now.Sub(exp.Time).Seconds()))}
+		}
+		return &replyError{"Token has expired"}
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return &replyError{"Field `exp` is required in JWT"}
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return &replyError{"Failed to validate JWT signature"}
+	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenInvalidClaims), errors.Is(err, jwt.ErrTokenNotValidYet):
+		return &replyError{fmt.Sprintf("The token is not valid: %v", err)}
+	}
+	return &replyError{"The token provided is not a valid JWT"}
+}

@@ -1,0 +1,296 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/phoenix"
+)
+
+// channel is one joined topic on a socket. Owned by the socket's reader;
+// the hub holds pointers to it but only reads fields set before subscribe.
+type channel struct {
+	name    string
+	joinRef string
+	// v1 is set for a join without config: the topic is the subscription.
+	v1 *filters.Topic
+	// The rest is set for a config join (realtime-js 2.x).
+	room        *roomKey
+	self, ack   bool
+	presenceKey string
+	// presenceState asks for presence_state right after the join reply.
+	presenceState bool
+	subs          []*pgSub
+}
+
+// joinPayload is what clients put in phx_join. realtime-js 1.x sends
+// user_token (after setAuth); 2.x sends config and access_token.
+type joinPayload struct {
+	Config      json.RawMessage `json:"config"`
+	UserToken   json.RawMessage `json:"user_token"`
+	AccessToken json.RawMessage `json:"access_token"`
+}
+
+// handle dispatches one decoded message.
+func (c *conn) handle(m phoenix.Message) {
+	if m.Topic == phoenix.TopicPhoenix && m.Event == phoenix.EventHeartbeat {
+		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
+		return
+	}
+	if m.Event == phoenix.EventJoin {
+		c.join(m)
+		return
+	}
+	ch := c.channels[m.Topic]
+	if ch == nil {
+		if m.Event == phoenix.EventLeave {
+			// Leaving what is not joined is fine, as in Phoenix.
+			c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
+			return
+		}
+		c.send(phoenix.ErrorReply(m, "unmatched topic"))
+		return
+	}
+	if m.JoinRef != "" && m.JoinRef != ch.joinRef {
+		// A message for an earlier join of this topic: Phoenix drops it.
+		return
+	}
+	switch {
+	case m.Event == phoenix.EventLeave:
+		c.leave(m, ch)
+	case m.Event == phoenix.EventAccessToken:
+		// realtime-js 1.x sends this on every heartbeat, with a null token
+		// when it has none. The original never replies.
+	case m.Event == phoenix.EventBroadcast && ch.room != nil:
+		c.textBroadcast(m, ch)
+	case m.Event == phoenix.EventPresence && ch.room != nil:
+		c.presence(m, ch)
+	default:
+		c.send(phoenix.ErrorReply(m, fmt.Sprintf("unknown event %q on this channel", m.Event)))
+	}
+}
+
+func (c *conn) join(m phoenix.Message) {
+	var p joinPayload
+	if len(m.Payload) > 0 && string(m.Payload) != "null" {
+		if err := json.Unmarshal(m.Payload, &p); err != nil {
+			c.send(phoenix.ErrorReply(m, "join payload must be a JSON object"))
+			return
+		}
+	}
+	old := c.channels[m.Topic]
+	if old == nil && len(c.channels) >= c.srv.cfg.MaxChannelsPerSocket {
+		c.send(phoenix.ErrorReply(m, fmt.Sprintf("ChannelRateLimitReached: Too many channels (at most %d per socket)", c.srv.cfg.MaxChannelsPerSocket)))
+		return
+	}
+	if c.srv.auth != nil {
+		token := firstString(p.UserToken, p.AccessToken)
+		if token == "" {
+			token = c.token
+		}
+		if _, err := c.srv.auth.verify(token, true); err != nil {
+			c.log.Info("join refused", "topic", m.Topic, "err", err)
+			c.send(phoenix.ErrorReply(m, "InvalidJWTToken: "+err.Error()))
+			return
+		}
+	}
+	ch := &channel{name: m.Topic, joinRef: m.JoinRef}
+	if ch.joinRef == "" {
+		ch.joinRef = m.Ref
+	}
+	hasConfig := len(p.Config) > 0 && string(p.Config) != "null"
+	var reply json.RawMessage
+	var after []phoenix.Message
+	if hasConfig {
+		var errMsg string
+		reply, after, errMsg = c.prepareConfigJoin(m, ch, p.Config)
+		if errMsg != "" {
+			c.send(phoenix.ErrorReply(m, errMsg))
+			return
+		}
+	} else {
+		t, err := filters.ParseTopic(m.Topic)
+		if err != nil {
+			c.send(phoenix.ErrorReply(m, err.Error()))
+			return
+		}
+		if reason := c.srv.checkTable(t); reason != "" {
+			c.log.Info("join refused", "topic", m.Topic, "reason", reason)
+			c.send(phoenix.ErrorReply(m, reason))
+			return
+		}
+		ch.v1 = &t
+	}
+	if old != nil {
+		// A second join of the same topic replaces the first, as in Phoenix.
+		c.srv.hub.unsubscribe(c, old, nil)
+	}
+	c.channels[m.Topic] = ch
+	c.srv.hub.subscribe(c, ch, func() {
+		c.send(phoenix.Reply(m, phoenix.StatusOK, reply))
+		if ch.presenceState {
+			// Under the hub's lock: no presence_diff can slip between the
+			// state and the member's registration.
+			c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: m.Topic, Event: "presence_state", Payload: c.srv.hub.presenceState(*ch.room)})
+		}
+		for _, a := range after {
+			c.send(a)
+		}
+	})
+}
+
+// prepareConfigJoin reads a realtime-js 2.x join config into ch. It returns
+// the join reply's response, the messages to push right after the reply
+// (presence_state, system), or why the join is refused.
+func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMessage) (json.RawMessage, []phoenix.Message, string) {
+	sub, ok := strings.CutPrefix(m.Topic, filters.TopicPrefix)
+	if !ok || sub == "" {
+		return nil, nil, "TopicNameRequired: You must provide a topic name"
+	}
+	var cfg joinConfig
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, nil, fmt.Sprintf("invalid join config: %v", err)
+	}
+	ch.room = &roomKey{private: bool(cfg.Private), topic: m.Topic}
+	ch.self, ch.ack = bool(cfg.Broadcast.Self), bool(cfg.Broadcast.Ack)
+	if cfg.Presence.Enabled {
+		ch.presenceState = true
+		ch.presenceKey = cfg.Presence.Key
+		if ch.presenceKey == "" {
+			ch.presenceKey = newPresenceKey()
+		}
+	}
+	entries := make([]json.RawMessage, 0, len(cfg.PostgresChanges))
+	var after []phoenix.Message
+	system := func(status, message string) phoenix.Message {
+		p, _ := json.Marshal(map[string]string{"extension": "postgres_changes", "status": status, "message": message, "channel": sub})
+		return phoenix.Message{JoinRef: ch.joinRef, Topic: m.Topic, Event: phoenix.EventSystem, Payload: p}
+	}
+	var failed []string
+	for _, e := range cfg.PostgresChanges {
+		b, err := parseBinding(e)
+		if err != nil {
+			return nil, nil, err.Error()
+		}
+		entries = append(entries, b.replyEntry())
+		if b.err == "" {
+			b.err = c.srv.checkBinding(b)
+		}
+		if b.err != "" {
+			failed = append(failed, b.err)
+			continue
+		}
+		ch.subs = append(ch.subs, &pgSub{c: c, topic: m.Topic, b: b})
+	}
+	if len(ch.subs) > 0 {
+		after = append(after, system("ok", "Subscribed to PostgreSQL"))
+	}
+	for _, f := range failed {
+		after = append(after, system("error", f))
+	}
+	resp := []byte(`{"postgres_changes":[`)
+	for i, e := range entries {
+		if i > 0 {
+			resp = append(resp, ',')
+		}
+		resp = append(resp, e...)
+	}
+	return append(resp, "]}"...), after, ""
+}
+
+func (c *conn) leave(m phoenix.Message, ch *channel) {
+	delete(c.channels, m.Topic)
+	c.srv.hub.unsubscribe(c, ch, func() {
+		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
+		// realtime-js ignores a phx_close whose ref is not the join ref.
+		c.send(phoenix.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: m.Topic, Event: phoenix.EventClose, Payload: phoenix.EmptyPayload()})
+	})
+}
+
+// checkTable returns why a table topic cannot deliver anything (missing table
+// or column, table outside the publication), or "" when it can or when the
+// catalog cannot be asked right now: a join never fails because the
+// database is briefly unreachable.
+func (s *Server) checkTable(t filters.Topic) string {
+	if t.Table == "" || t.Table == filters.Wildcard {
+		return ""
+	}
+	reason, _ := s.checkColumns(t.Schema, t.Table, func(cols map[string]string) string {
+		if t.Column != "" {
+			if _, ok := cols[t.Column]; !ok {
+				return fmt.Sprintf("column %q does not exist in table %s.%s", t.Column, t.Schema, t.Table)
+			}
+		}
+		return ""
+	})
+	return reason
+}
+
+// checkBinding validates a postgres_changes binding against the catalog and
+// casts its filter values to the column types.
+func (s *Server) checkBinding(b *binding) string {
+	if b.schema == filters.Wildcard || b.table == "" || b.table == filters.Wildcard {
+		return ""
+	}
+	reason, _ := s.checkColumns(b.schema, b.table, func(cols map[string]string) string {
+		for i := range b.filter {
+			cond := &b.filter[i]
+			typ, ok := cols[cond.Column]
+			if !ok {
+				return fmt.Sprintf("invalid column for filter %s: column does not exist in %s.%s", cond.Column, b.schema, b.table)
+			}
+			if err := cond.Bind(typ); err != nil {
+				return fmt.Sprintf("invalid filter value: %v", err)
+			}
+		}
+		return ""
+	})
+	return reason
+}
+
+// checkColumns looks a table up and runs check on its column types. It
+// returns "" with ok=false when the catalog could not be asked.
+func (s *Server) checkColumns(schema, table string, check func(cols map[string]string) string) (string, bool) {
+	if s.repl == nil {
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	info, err := s.repl.Table(ctx, schema, table)
+	if err != nil {
+		s.log.Warn("cannot check table at join", "schema", schema, "table", table, "err", err)
+		return "", false
+	}
+	name := schema + "." + table
+	if !info.Exists {
+		return fmt.Sprintf("table %s does not exist", name), true
+	}
+	cols := make(map[string]string, len(info.Columns))
+	for _, col := range info.Columns {
+		cols[col.Name] = col.Type
+	}
+	if reason := check(cols); reason != "" {
+		return reason, true
+	}
+	if !info.InPublication {
+		return fmt.Sprintf("table %s is not in publication %s, so no change of it is replicated: run ALTER PUBLICATION %s ADD TABLE %s;",
+			name, strings.Join(s.cfg.Publications, ", "), s.cfg.Publications[0], name), true
+	}
+	return "", true
+}
+
+// firstString returns the first raw JSON value that is a non-empty string.
+func firstString(raws ...json.RawMessage) string {
+	for _, r := range raws {
+		var s string
+		if len(r) > 0 && r[0] == '"' && json.Unmarshal(r, &s) == nil && s != "" {
+			return s
+		}
+	}
+	return ""
+}

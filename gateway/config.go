@@ -1,0 +1,230 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the gateway's configuration. FromEnv fills it from the same
+// environment variables as the supabase/realtime v1 image.
+type Config struct {
+	// Port is the HTTP and WebSocket port (PORT, default 4000).
+	Port int
+	// IPv4Only listens on IPv4 only (REALTIME_IP_VERSION=IPv4); the default
+	// listens on both families.
+	IPv4Only bool
+
+	DBHost     string // DB_HOST, default localhost
+	DBPort     int    // DB_PORT, default 5432
+	DBName     string // DB_NAME, default postgres
+	DBUser     string // DB_USER, default postgres
+	DBPassword string // DB_PASSWORD or the file named by DB_PASSWORD_FILE, default postgres
+	// DBSSL tries TLS first and falls back to plain (DB_SSL, default true),
+	// as the original's epgsql does; false never tries TLS.
+	DBSSL bool
+
+	Publications  []string // PUBLICATIONS, a JSON array, default ["supabase_realtime"]
+	SlotName      string   // SLOT_NAME; empty means a temporary slot
+	TemporarySlot bool     // TEMPORARY_SLOT
+	MaxLagMB      int      // MAX_REPLICATION_LAG_MB, 0 = off
+
+	// SecureChannels requires a valid JWT to connect and to join
+	// (SECURE_CHANNELS, default true as in the image).
+	SecureChannels  bool
+	JWTSecret       string         // JWT_SECRET or the file named by JWT_SECRET_FILE
+	ClaimValidators map[string]any // JWT_CLAIM_VALIDATORS, a JSON object
+
+	ExposeMetrics bool   // EXPOSE_METRICS
+	LogLevel      string // LOG_LEVEL: debug, info, warning, error (default info)
+	LogFormat     string // LOG_FORMAT: text or json (default text)
+
+	// MaxFrameBytes is the largest frame a client may send (MAX_FRAME_BYTES,
+	// default 5,000,000 like the current original).
+	MaxFrameBytes int64
+	// MaxChannelsPerSocket caps joined channels per socket
+	// (MAX_CHANNELS_PER_CLIENT, default 100 like the original).
+	MaxChannelsPerSocket int
+	// OutboundQueueBytes is how much a socket may have waiting to be written
+	// before it is disconnected as a slow consumer (OUTBOUND_QUEUE_BYTES,
+	// default 4 MiB).
+	OutboundQueueBytes int
+	// MaxBroadcastBytes caps one broadcast payload (MAX_BROADCAST_BYTES,
+	// default 3,000,000 like the original's 3000 KB).
+	MaxBroadcastBytes int
+	// IdleTimeout closes a socket that sent nothing for this long (Phoenix: 60 s).
+	IdleTimeout time.Duration
+	// WriteTimeout bounds one write to a socket.
+	WriteTimeout time.Duration
+}
+
+// Defaults returns the configuration with every default filled in.
+func Defaults() Config {
+	return Config{
+		Port:                 4000,
+		DBHost:               "localhost",
+		DBPort:               5432,
+		DBName:               "postgres",
+		DBUser:               "postgres",
+		DBPassword:           "postgres",
+		DBSSL:                true,
+		Publications:         []string{"supabase_realtime"},
+		SecureChannels:       true,
+		LogLevel:             "info",
+		LogFormat:            "text",
+		MaxFrameBytes:        5_000_000,
+		MaxChannelsPerSocket: 100,
+		OutboundQueueBytes:   4 << 20,
+		MaxBroadcastBytes:    3_000_000,
+		IdleTimeout:          60 * time.Second,
+		WriteTimeout:         10 * time.Second,
+	}
+}
+
+// FromEnv reads the configuration from the environment through lookup
+// (os.LookupEnv in production). It reports every problem at once.
+func FromEnv(lookup func(string) (string, bool)) (Config, error) {
+	c := Defaults()
+	var errs []error
+	get := func(k string) (string, bool) {
+		v, ok := lookup(k)
+		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
+	}
+	str := func(k string, dst *string) {
+		if v, ok := get(k); ok {
+			*dst = v
+		}
+	}
+	num := func(k string, dst *int) {
+		if v, ok := get(k); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a non-negative whole number", k, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	// The original treats anything but "false" as true for its true-by-default
+	// switches, and only "true" as true for the others.
+	boolean := func(k string, dst *bool) {
+		if v, ok := get(k); ok {
+			if *dst {
+				*dst = !strings.EqualFold(v, "false")
+			} else {
+				*dst = strings.EqualFold(v, "true")
+			}
+		}
+	}
+	secret := func(k string, dst *string) {
+		str(k, dst)
+		if path, ok := get(k + "_FILE"); ok {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_FILE: %w", k, err))
+				return
+			}
+			*dst = strings.TrimSpace(string(b))
+		}
+	}
+
+	num("PORT", &c.Port)
+	if v, ok := get("REALTIME_IP_VERSION"); ok {
+		switch strings.ToLower(v) {
+		case "ipv4":
+			c.IPv4Only = true
+		case "ipv6":
+		default:
+			errs = append(errs, fmt.Errorf("REALTIME_IP_VERSION=%q: want IPv4 or IPv6", v))
+		}
+	}
+	str("DB_HOST", &c.DBHost)
+	num("DB_PORT", &c.DBPort)
+	str("DB_NAME", &c.DBName)
+	str("DB_USER", &c.DBUser)
+	secret("DB_PASSWORD", &c.DBPassword)
+	boolean("DB_SSL", &c.DBSSL)
+	if v, ok := get("PUBLICATIONS"); ok {
+		var pubs []string
+		if err := json.Unmarshal([]byte(v), &pubs); err != nil || len(pubs) == 0 {
+			errs = append(errs, fmt.Errorf(`PUBLICATIONS=%q: want a non-empty JSON array of names, e.g. ["supabase_realtime"]`, v))
+		} else {
+			c.Publications = pubs
+		}
+	}
+	str("SLOT_NAME", &c.SlotName)
+	boolean("TEMPORARY_SLOT", &c.TemporarySlot)
+	num("MAX_REPLICATION_LAG_MB", &c.MaxLagMB)
+	boolean("SECURE_CHANNELS", &c.SecureChannels)
+	secret("JWT_SECRET", &c.JWTSecret)
+	if v, ok := get("JWT_CLAIM_VALIDATORS"); ok {
+		if err := json.Unmarshal([]byte(v), &c.ClaimValidators); err != nil {
+			errs = append(errs, fmt.Errorf(`JWT_CLAIM_VALIDATORS=%q: want a JSON object such as {"iss":"supabase"}: %v`, v, err))
+		}
+	}
+	boolean("EXPOSE_METRICS", &c.ExposeMetrics)
+	str("LOG_LEVEL", &c.LogLevel)
+	str("LOG_FORMAT", &c.LogFormat)
+	var frame int
+	num("MAX_FRAME_BYTES", &frame)
+	if frame > 0 {
+		c.MaxFrameBytes = int64(frame)
+	}
+	num("MAX_CHANNELS_PER_CLIENT", &c.MaxChannelsPerSocket)
+	num("OUTBOUND_QUEUE_BYTES", &c.OutboundQueueBytes)
+	num("MAX_BROADCAST_BYTES", &c.MaxBroadcastBytes)
+
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// Validate checks the combination of settings.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Port <= 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT=%d: want 1-65535", c.Port))
+	}
+	if c.SecureChannels && c.JWTSecret == "" {
+		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET, or SECURE_CHANNELS=false to accept clients without a token"))
+	}
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT=%q: want text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// ConnString is the libpq URL of the database the gateway replicates from.
+func (c Config) ConnString() string {
+	u := url.URL{
+		Scheme: "postgres",
+		User:   url.UserPassword(c.DBUser, c.DBPassword),
+		Host:   net.JoinHostPort(c.DBHost, strconv.Itoa(c.DBPort)),
+		Path:   "/" + c.DBName,
+	}
+	q := url.Values{}
+	if c.DBSSL {
+		q.Set("sslmode", "prefer")
+	} else {
+		q.Set("sslmode", "disable")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// ListenAddr is the address the HTTP server binds.
+func (c Config) ListenAddr() string {
+	if c.IPv4Only {
+		return "0.0.0.0:" + strconv.Itoa(c.Port)
+	}
+	return ":" + strconv.Itoa(c.Port)
+}

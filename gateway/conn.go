@@ -1,0 +1,278 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+
+	"github.com/coder/websocket"
+
+	"github.com/pgrealtime/realtime/phoenix"
+)
+
+// conn is one client socket. Its reader (the HTTP handler's goroutine) owns
+// the channel state; its writer goroutine is the only one that writes to the
+// WebSocket and drains a queue bounded in bytes. Anyone may enqueue; nobody
+// ever blocks on a slow client: when the queue is full the socket is closed
+// as a slow consumer.
+type conn struct {
+	id         uint64
+	srv        *Server
+	ws         *websocket.Conn
+	codec      phoenix.Codec
+	codecIndex int // 0 for V1, 1 for V2: index into per-serializer frame caches
+	log        *slog.Logger
+	// token is the JWT the socket connected with (secure channels only).
+	token string
+
+	mu      sync.Mutex
+	queue   []outFrame
+	spare   []outFrame
+	queued  int
+	closing *disconnect
+	wake    chan struct{}
+
+	// Owned by the reader.
+	channels map[string]*channel
+}
+
+type outFrame struct {
+	data   []byte
+	binary bool
+}
+
+func newConn(srv *Server, id uint64, ws *websocket.Conn, codec phoenix.Codec, token string) *conn {
+	c := &conn{
+		id: id, srv: srv, ws: ws, codec: codec, token: token,
+		log:      srv.log.With("conn_id", id),
+		wake:     make(chan struct{}, 1),
+		channels: map[string]*channel{},
+	}
+	if codec == phoenix.V2 {
+		c.codecIndex = 1
+	}
+	return c
+}
+
+// enqueue queues one frame for the writer. It returns false when the frame
+// was not queued because the socket is closing. frame must not be modified
+// afterwards: it is shared with other sockets.
+func (c *conn) enqueue(frame []byte, binary bool) bool {
+	c.mu.Lock()
+	if c.closing != nil {
+		c.mu.Unlock()
+		return false
+	}
+	if len(c.queue) > 0 && c.queued+len(frame) > c.srv.cfg.OutboundQueueBytes {
+		c.closeLocked(reasonSlowConsumer, fmt.Sprintf("slow consumer: more than %d bytes waiting to be sent", c.srv.cfg.OutboundQueueBytes))
+		c.mu.Unlock()
+		return false
+	}
+	c.queue = append(c.queue, outFrame{frame, binary})
+	c.queued += len(frame)
+	c.mu.Unlock()
+	c.signal()
+	return true
+}
+
+// send encodes m with the socket's serializer and queues it.
+func (c *conn) send(m phoenix.Message) {
+	c.enqueue(c.codec.Append(nil, m), false)
+}
+
+// close asks the writer to flush nothing more and close the socket with a reason.
+func (c *conn) close(r reason, text string) {
+	c.mu.Lock()
+	c.closeLocked(r, text)
+	c.mu.Unlock()
+}
+
+func (c *conn) closeLocked(r reason, text string) {
+	if c.closing != nil {
+		return
+	}
+	c.closing = &disconnect{reason: r, text: text}
+	// What is still queued will not be sent: drop it now so memory is freed.
+	c.queue, c.queued = nil, 0
+	c.signal()
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run serves the socket until it closes. It owns the writer goroutine and
+// waits for it.
+func (c *conn) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { c.writeLoop(ctx) })
+	r := c.readLoop(ctx)
+	c.mu.Lock()
+	if c.closing == nil {
+		c.closing = &disconnect{reason: r}
+	}
+	final := c.closing.reason
+	c.mu.Unlock()
+	cancel()
+	wg.Wait()
+	c.ws.CloseNow()
+	c.srv.hub.unsubscribeAll(c, c.channels)
+	c.srv.countDisconnect(final)
+	c.log.Debug("socket closed", "reason", final.String(), "channels", len(c.channels))
+}
+
+func (c *conn) readLoop(ctx context.Context) reason {
+	for {
+		readCtx, cancel := context.WithTimeout(ctx, c.srv.cfg.IdleTimeout)
+		typ, data, err := c.ws.Read(readCtx)
+		timedOut := readCtx.Err() == context.DeadlineExceeded
+		cancel()
+		if err != nil {
+			switch {
+			case timedOut:
+				return reasonIdle
+			case errors.Is(err, context.Canceled):
+				return reasonServerClose
+			case websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
+				return reasonFrameTooBig
+			case websocket.CloseStatus(err) != -1:
+				return reasonClientClose
+			}
+			return reasonReadError
+		}
+		c.handleFrame(typ, data)
+	}
+}
+
+// handleFrame handles one client frame. A panic here is a bug, but it costs
+// only that frame: it is logged with its stack and the socket goes on.
+func (c *conn) handleFrame(typ websocket.MessageType, data []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.srv.panics.Add(1)
+			c.log.Error("panic while handling a frame", "panic", p, "stack", string(debug.Stack()))
+			c.send(phoenix.ErrorReply(phoenix.Message{Topic: phoenix.TopicPhoenix}, "internal error"))
+		}
+	}()
+	if typ == websocket.MessageBinary {
+		c.handleBinary(data)
+		return
+	}
+	m, err := c.codec.Decode(data)
+	if err != nil {
+		c.srv.badFrames.Add(1)
+		var de *phoenix.DecodeError
+		req := phoenix.Message{Topic: phoenix.TopicPhoenix}
+		if errors.As(err, &de) {
+			req = phoenix.Message{Topic: de.Topic, Ref: de.Ref, JoinRef: de.JoinRef}
+			if req.Topic == "" {
+				req.Topic = phoenix.TopicPhoenix
+			}
+		}
+		c.log.Debug("malformed frame", "err", err)
+		c.send(phoenix.ErrorReply(req, err.Error()))
+		return
+	}
+	c.handle(m)
+}
+
+// handleBinary handles a vsn 2.0.0 binary frame: a user broadcast (kind 3)
+// or a push (kind 0).
+func (c *conn) handleBinary(data []byte) {
+	if c.codec != phoenix.V2 {
+		c.srv.badFrames.Add(1)
+		c.send(phoenix.ErrorReply(phoenix.Message{Topic: phoenix.TopicPhoenix},
+			fmt.Sprintf("binary frames are not understood by serializer vsn %s", c.codec.Vsn())))
+		return
+	}
+	bm, err := phoenix.DecodeBinary(data)
+	if err != nil {
+		c.srv.badFrames.Add(1)
+		req := phoenix.Message{Topic: phoenix.TopicPhoenix}
+		var de *phoenix.DecodeError
+		if errors.As(err, &de) && de.Topic != "" {
+			req = phoenix.Message{Topic: de.Topic, Ref: de.Ref, JoinRef: de.JoinRef}
+		}
+		c.send(phoenix.ErrorReply(req, err.Error()))
+		return
+	}
+	m := phoenix.Message{JoinRef: bm.JoinRef, Ref: bm.Ref, Topic: bm.Topic, Event: bm.Event, Payload: bm.Payload}
+	if bm.Kind == phoenix.KindPush {
+		c.handle(m)
+		return
+	}
+	ch := c.channels[bm.Topic]
+	if ch == nil || ch.room == nil {
+		c.send(phoenix.ErrorReply(m, "unmatched topic"))
+		return
+	}
+	c.userBroadcast(m, ch, bm)
+}
+
+func (c *conn) writeLoop(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.srv.panics.Add(1)
+			c.log.Error("panic in socket writer", "panic", p, "stack", string(debug.Stack()))
+			c.ws.CloseNow()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		}
+		c.mu.Lock()
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		c.queued = 0
+		closing := c.closing
+		c.mu.Unlock()
+		for i, f := range batch {
+			typ := websocket.MessageText
+			if f.binary {
+				typ = websocket.MessageBinary
+			}
+			wctx, cancel := context.WithTimeout(ctx, c.srv.cfg.WriteTimeout)
+			err := c.ws.Write(wctx, typ, f.data)
+			cancel()
+			batch[i] = outFrame{}
+			if err != nil {
+				if ctx.Err() == nil {
+					c.close(reasonWriteError, err.Error())
+					c.log.Debug("write failed", "err", err)
+				}
+				c.ws.CloseNow()
+				return
+			}
+		}
+		c.mu.Lock()
+		if c.spare == nil {
+			c.spare = batch[:0]
+		}
+		c.mu.Unlock()
+		if closing != nil {
+			if closing.reason.sendsClose() {
+				c.ws.Close(closing.reason.status(), truncateReason(closing.text))
+			}
+			c.ws.CloseNow()
+			return
+		}
+	}
+}
+
+// truncateReason keeps a close reason within the 123 bytes a close frame allows.
+func truncateReason(s string) string {
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}

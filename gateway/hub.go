@@ -1,0 +1,184 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/phoenix"
+	"github.com/pgrealtime/realtime/replication"
+)
+
+// Hub routes changes to the sockets subscribed to them. The subscription
+// index sits behind one RWMutex: routing (one goroutine, Run) takes the read
+// lock, joins and leaves take the write lock. Routing never blocks and never
+// does I/O: it only appends frames to sockets' bounded queues.
+type Hub struct {
+	log     *slog.Logger
+	confirm func(pglogrepl.LSN)
+
+	mu    sync.RWMutex
+	v1    *filters.Index[*conn]
+	pg    *pgIndex
+	rooms map[roomKey]*room
+
+	// Owned by the Run goroutine.
+	columns    map[uint32]cachedColumns
+	buf        []byte
+	deliveries []delivery
+
+	stats hubStats
+	// latency observes commit-to-queue time per routed change; may be nil.
+	latency interface{ Observe(float64) }
+}
+
+type cachedColumns struct {
+	rel  *replication.Relation
+	json []byte
+}
+
+type hubStats struct {
+	changes  atomic.Int64
+	messages atomic.Int64
+	bytes    atomic.Int64
+	lastLSN  atomic.Uint64
+}
+
+// NewHub returns a hub that calls confirm with a transaction's commit LSN
+// once it has handed every change of the transaction to the sockets' queues.
+func NewHub(log *slog.Logger, confirm func(pglogrepl.LSN)) *Hub {
+	if confirm == nil {
+		confirm = func(pglogrepl.LSN) {}
+	}
+	return &Hub{log: log, confirm: confirm, v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, columns: map[uint32]cachedColumns{}}
+}
+
+// Run routes batches until in is closed or ctx is done.
+func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b, ok := <-in:
+			if !ok {
+				return
+			}
+			h.Route(b)
+		}
+	}
+}
+
+// Route hands one batch to the subscribed sockets, then confirms its commit.
+// It must only be called from one goroutine at a time.
+func (h *Hub) Route(b replication.Batch) {
+	if len(b.Changes) > 0 {
+		h.mu.RLock()
+		for i := range b.Changes {
+			h.routeChange(&b.Changes[i])
+			h.routeV2(&b.Changes[i])
+		}
+		h.mu.RUnlock()
+		if h.latency != nil {
+			h.latency.Observe(time.Since(b.Changes[len(b.Changes)-1].CommitTime).Seconds())
+		}
+		h.stats.changes.Add(int64(len(b.Changes)))
+	}
+	if b.Commit {
+		h.stats.lastLSN.Store(uint64(b.CommitLSN))
+		h.confirm(b.CommitLSN)
+	}
+}
+
+// routeChange renders the change once, and each frame once per (topic,
+// serializer); every socket on that topic gets the same bytes.
+func (h *Hub) routeChange(ch *replication.Change) {
+	var payload []byte
+	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, matchRow(ch), func(subs *filters.Subscribers[*conn]) {
+		if payload == nil {
+			h.buf = appendV1Payload(h.buf[:0], ch, h.columnsOf(ch.Rel))
+			// The payload is shared by frames that outlive this call.
+			payload = append([]byte(nil), h.buf...)
+		}
+		var frames [2][]byte
+		m := phoenix.Message{Topic: subs.Topic.Name, Event: ch.Op.String(), Payload: payload}
+		subs.Each(func(c *conn) {
+			i := c.codecIndex
+			if frames[i] == nil {
+				frames[i] = c.codec.Append(make([]byte, 0, len(payload)+len(m.Topic)+48), m)
+			}
+			if c.enqueue(frames[i], false) {
+				h.stats.messages.Add(1)
+				h.stats.bytes.Add(int64(len(frames[i])))
+			}
+		})
+	})
+}
+
+func (h *Hub) columnsOf(rel *replication.Relation) []byte {
+	if c, ok := h.columns[rel.ID]; ok && c.rel == rel {
+		return c.json
+	}
+	c := cachedColumns{rel: rel, json: v1Columns(rel)}
+	h.columns[rel.ID] = c
+	return c.json
+}
+
+// subscribe registers a joined channel of c: its v1 topic, or its
+// postgres_changes bindings and its broadcast/presence room. then runs under
+// the write lock, after the subscription exists and before any change can be
+// routed to it: the join reply queued there reaches the client before the
+// first change, and "subscribed" is true when the client hears it.
+func (h *Hub) subscribe(c *conn, ch *channel, then func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ch.v1 != nil {
+		h.v1.Add(*ch.v1, c)
+	}
+	for _, s := range ch.subs {
+		h.pg.add(s)
+	}
+	if ch.room != nil {
+		h.joinRoom(*ch.room, c, ch)
+	}
+	then()
+}
+
+// unsubscribe removes a channel of c; then (optional) runs under the write
+// lock, so no change for that channel is queued after what then queues.
+func (h *Hub) unsubscribe(c *conn, ch *channel, then func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeLocked(c, ch)
+	if then != nil {
+		then()
+	}
+}
+
+func (h *Hub) removeLocked(c *conn, ch *channel) {
+	if ch.v1 != nil {
+		h.v1.Remove(ch.v1.Name, c)
+	}
+	for _, s := range ch.subs {
+		h.pg.remove(s)
+	}
+	if ch.room != nil {
+		h.leaveRoom(*ch.room, c)
+	}
+}
+
+// unsubscribeAll removes every channel of a closed socket.
+func (h *Hub) unsubscribeAll(c *conn, channels map[string]*channel) {
+	if len(channels) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ch := range channels {
+		h.removeLocked(c, ch)
+	}
+}

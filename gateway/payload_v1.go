@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"strconv"
+
+	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/phoenix"
+	"github.com/pgrealtime/realtime/replication"
+)
+
+// unchangedToast is what the v1 server sends for an unchanged TOASTed value
+// it could not fill in (the Elixir atom :unchanged_toast, JSON-encoded).
+const unchangedToast = "unchanged_toast"
+
+// v1Columns renders the "columns" array of the v1 STREAM payload. It depends
+// only on the relation, so the hub caches it per relation.
+func v1Columns(rel *replication.Relation) []byte {
+	b := []byte{'['}
+	for i, c := range rel.Columns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if c.Key {
+			b = append(b, `{"flags":["key"],"name":`...)
+		} else {
+			b = append(b, `{"flags":[],"name":`...)
+		}
+		b = phoenix.AppendString(b, c.Name)
+		b = append(b, `,"type":`...)
+		b = phoenix.AppendString(b, c.Type)
+		b = append(b, `,"type_modifier":`...)
+		// The original reports atttypmod as an unsigned 32-bit number (-1 → 4294967295).
+		b = strconv.AppendUint(b, uint64(uint32(c.TypeModifier)), 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendV1Payload renders a change as the v1.0.0 STREAM-mode payload:
+// values are PostgreSQL's text, timestamps rewritten to ISO 8601.
+func appendV1Payload(dst []byte, ch *replication.Change, columns []byte) []byte {
+	dst = append(dst, '{')
+	if ch.Op != replication.Truncate {
+		dst = append(dst, `"columns":`...)
+		dst = append(dst, columns...)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"commit_timestamp":"`...)
+	dst = ch.CommitTime.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
+	dst = append(dst, '"')
+	if ch.Op != replication.Truncate {
+		dst = append(dst, `,"errors":null`...)
+	}
+	switch ch.Op {
+	case replication.Update:
+		dst = append(dst, `,"old_record":`...)
+		if ch.OldIsKey {
+			// The original ignores the key-only old tuple of an UPDATE.
+			dst = append(dst, "{}"...)
+		} else {
+			dst = appendV1Record(dst, ch.Rel, ch.Old)
+		}
+		dst = append(dst, `,"record":`...)
+		dst = appendV1Record(dst, ch.Rel, ch.New)
+	case replication.Insert:
+		dst = append(dst, `,"record":`...)
+		dst = appendV1Record(dst, ch.Rel, ch.New)
+	case replication.Delete:
+		dst = append(dst, `,"old_record":`...)
+		dst = appendV1Record(dst, ch.Rel, ch.Old)
+	}
+	dst = append(dst, `,"schema":`...)
+	dst = phoenix.AppendString(dst, ch.Rel.Schema)
+	dst = append(dst, `,"table":`...)
+	dst = phoenix.AppendString(dst, ch.Rel.Table)
+	dst = append(dst, `,"type":"`...)
+	dst = append(dst, ch.Op.String()...)
+	return append(dst, `"}`...)
+}
+
+func appendV1Record(dst []byte, rel *replication.Relation, vals []replication.Value) []byte {
+	dst = append(dst, '{')
+	for i, v := range vals {
+		if i >= len(rel.Columns) {
+			break
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = phoenix.AppendString(dst, rel.Columns[i].Name)
+		dst = append(dst, ':')
+		switch v.State {
+		case replication.Null:
+			dst = append(dst, "null"...)
+		case replication.Unchanged:
+			dst = phoenix.AppendString(dst, unchangedToast)
+		default:
+			dst = phoenix.AppendString(dst, v1Text(rel.Columns[i].Type, v.Text))
+		}
+	}
+	return append(dst, '}')
+}
+
+// v1Text is a value as the v1 payload shows it: PostgreSQL's text, except
+// timestamps, which the original rewrites to ISO 8601 with a zone.
+func v1Text(typ, text string) string {
+	if typ == "timestamptz" || typ == "timestamp" {
+		return isoTimestamp(text)
+	}
+	return text
+}
+
+// isoTimestamp turns "2021-02-16 23:47:47.51613+00" or "2021-02-16
+// 23:47:47.51613" into "2021-02-16T23:47:47.51613Z" (a zone-less timestamp is
+// labelled UTC, as the original does; other offsets become ±HH:MM). Values
+// it does not recognise (infinity, BC dates) are returned unchanged.
+func isoTimestamp(s string) string {
+	if len(s) < 19 || s[10] != ' ' || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' {
+		return s
+	}
+	end := 19
+	if end < len(s) && s[end] == '.' {
+		end++
+		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+			end++
+		}
+	}
+	zone := s[end:]
+	switch {
+	case zone == "" || zone == "+00" || zone == "+00:00" || zone == "-00":
+		zone = "Z"
+	case (zone[0] == '+' || zone[0] == '-') && len(zone) == 3:
+		zone += ":00"
+	case (zone[0] == '+' || zone[0] == '-') && len(zone) == 6 && zone[3] == ':':
+	default:
+		return s
+	}
+	b := make([]byte, 0, end+len(zone))
+	b = append(b, s[:10]...)
+	b = append(b, 'T')
+	b = append(b, s[11:end]...)
+	b = append(b, zone...)
+	return string(b)
+}
+
+// v1Row is the row v1 filters are evaluated on: the new row for INSERT and
+// UPDATE, the old row for DELETE.
+type v1Row struct {
+	rel  *replication.Relation
+	vals []replication.Value
+}
+
+func (r v1Row) Len() int { return min(len(r.vals), len(r.rel.Columns)) }
+
+func (r v1Row) Column(i int) (string, string, bool) {
+	c := r.rel.Columns[i]
+	v := r.vals[i]
+	if v.State != replication.Text {
+		return c.Name, "", false
+	}
+	return c.Name, v1Text(c.Type, v.Text), true
+}
+
+func matchRow(ch *replication.Change) filters.Row {
+	switch ch.Op {
+	case replication.Insert, replication.Update:
+		return v1Row{ch.Rel, ch.New}
+	case replication.Delete:
+		return v1Row{ch.Rel, ch.Old}
+	}
+	return nil
+}

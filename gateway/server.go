@@ -1,0 +1,232 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+
+	"github.com/pgrealtime/realtime/phoenix"
+	"github.com/pgrealtime/realtime/replication"
+)
+
+// Replication is what the server needs from the replication stream:
+// health, and the catalog to check topics at join.
+type Replication interface {
+	Status() replication.Status
+	Table(ctx context.Context, schema, table string) (replication.TableInfo, error)
+}
+
+// Server is the HTTP and WebSocket front of the gateway.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	hub  *Hub
+	repl Replication
+	auth *authenticator
+	mets *metrics
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	nextID  uint64
+	drained chan struct{} // closed when conns becomes empty during shutdown
+	closing bool
+
+	disconnects [numReasons]atomic.Int64
+	badFrames   atomic.Int64
+	panics      atomic.Int64
+	refused     atomic.Int64
+}
+
+// NewServer builds a server. repl may be nil (no health from replication and
+// no topic checks), which only tests use.
+func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, hub: hub, repl: repl, conns: map[*conn]struct{}{}}
+	if cfg.SecureChannels {
+		s.auth = newAuthenticator(cfg.JWTSecret, cfg.ClaimValidators)
+	}
+	s.mets = newMetrics(s)
+	hub.latency = s.mets.latency
+	return s, nil
+}
+
+// Handler returns the HTTP routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /socket/websocket", s.serveSocket)
+	mux.HandleFunc("GET /realtime/v1/websocket", s.serveSocket)
+	mux.HandleFunc("POST /api/broadcast", s.serveBroadcast)
+	mux.HandleFunc("POST /realtime/v1/api/broadcast", s.serveBroadcast)
+	mux.HandleFunc("GET /health", s.serveHealth)
+	if s.cfg.ExposeMetrics {
+		mux.Handle("GET /metrics", s.mets.handler())
+	}
+	mux.HandleFunc("GET /{$}", s.serveHealth)
+	return mux
+}
+
+// live reports whether changes are flowing, and why not.
+func (s *Server) live() (bool, replication.Status) {
+	if s.repl == nil {
+		return true, replication.Status{Live: true}
+	}
+	st := s.repl.Status()
+	return st.Live, st
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	live, st := s.live()
+	s.mu.Lock()
+	sockets := len(s.conns)
+	s.mu.Unlock()
+	body := map[string]any{
+		"live":          live,
+		"sockets":       sockets,
+		"slot":          st.Slot,
+		"temporary":     st.Temporary,
+		"confirmed_lsn": st.ConfirmedLSN.String(),
+		"lag_bytes":     st.LagBytes,
+		"reconnects":    st.Reconnects,
+	}
+	if st.LastError != "" {
+		body["last_error"] = st.LastError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !live {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(body)
+}
+
+// socketToken finds the connect-time token as the original does: the
+// x-api-key header, then the apikey query parameter, then token.
+func socketToken(r *http.Request) string {
+	if t := r.Header.Get("x-api-key"); t != "" {
+		return t
+	}
+	q := r.URL.Query()
+	if t := q.Get("apikey"); t != "" {
+		return t
+	}
+	return q.Get("token")
+}
+
+func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
+	codec, err := phoenix.CodecFor(r.URL.Query().Get("vsn"))
+	if err != nil {
+		s.refuse(w, http.StatusForbidden, err.Error())
+		return
+	}
+	token := socketToken(r)
+	if s.auth != nil {
+		if _, err := s.auth.verify(token, false); err != nil {
+			s.log.Info("socket refused", "remote", r.RemoteAddr, "err", err)
+			// The original answers a refused connect with a bare 403.
+			s.refuse(w, http.StatusForbidden, "")
+			return
+		}
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		s.refuse(w, http.StatusServiceUnavailable, "server is shutting down")
+		return
+	}
+	s.nextID++
+	id := s.nextID
+	s.mu.Unlock()
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// Like the original (check_origin: false): browsers on any origin may connect.
+		InsecureSkipVerify: true,
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		s.log.Debug("websocket upgrade failed", "err", err)
+		return
+	}
+	ws.SetReadLimit(s.cfg.MaxFrameBytes)
+	c := newConn(s, id, ws, codec, token)
+	if !s.register(c) {
+		ws.Close(websocket.StatusGoingAway, "server is shutting down")
+		return
+	}
+	defer s.unregister(c)
+	c.log.Debug("socket open", "vsn", codec.Vsn(), "remote", r.RemoteAddr)
+	c.run()
+}
+
+func (s *Server) refuse(w http.ResponseWriter, status int, msg string) {
+	s.refused.Add(1)
+	if msg == "" {
+		w.WriteHeader(status)
+		return
+	}
+	http.Error(w, msg, status)
+}
+
+func (s *Server) register(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) unregister(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if s.closing && len(s.conns) == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+}
+
+func (s *Server) countDisconnect(r reason) { s.disconnects[r].Add(1) }
+
+// CloseSockets closes every socket with 1001 "going away" and waits until all
+// are gone or ctx ends. New sockets are refused from now on.
+func (s *Server) CloseSockets(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	var drained chan struct{}
+	if len(s.conns) > 0 {
+		drained = make(chan struct{})
+		s.drained = drained
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close(reasonShutdown, "server shutting down")
+	}
+	if drained == nil {
+		return nil
+	}
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close sockets: %d still open: %w", s.Sockets(), ctx.Err())
+	}
+}
+
+// Sockets returns the number of open sockets.
+func (s *Server) Sockets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

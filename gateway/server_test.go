@@ -1,0 +1,325 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pglogrepl"
+
+	"github.com/pgrealtime/realtime/replication"
+)
+
+type testServer struct {
+	url string
+	srv *Server
+	hub *Hub
+}
+
+func newTestServer(t *testing.T, mod func(*Config)) *testServer {
+	t.Helper()
+	cfg := Defaults()
+	cfg.SecureChannels = false
+	if mod != nil {
+		mod(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hub := NewHub(log, nil)
+	srv, err := NewServer(cfg, log, hub, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.CloseSockets(ctx); err != nil {
+			t.Errorf("CloseSockets: %v", err)
+		}
+		hs.Close()
+	})
+	return &testServer{url: "ws" + strings.TrimPrefix(hs.URL, "http"), srv: srv, hub: hub}
+}
+
+type client struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func (ts *testServer) dial(t *testing.T, query string) *client {
+	t.Helper()
+	ws, _, err := websocket.Dial(t.Context(), ts.url+"/socket/websocket?"+query, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	ws.SetReadLimit(-1)
+	t.Cleanup(func() { ws.CloseNow() })
+	return &client{t: t, ws: ws}
+}
+
+func (c *client) send(frame string) {
+	c.t.Helper()
+	if err := c.ws.Write(c.t.Context(), websocket.MessageText, []byte(frame)); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// read returns the next frame as a generic JSON value.
+func (c *client) read() map[string]any {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.t.Context(), 5*time.Second)
+	defer cancel()
+	_, data, err := c.ws.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		c.t.Fatalf("frame %s is not a JSON object: %v", data, err)
+	}
+	return m
+}
+
+func (c *client) readRaw() string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.t.Context(), 5*time.Second)
+	defer cancel()
+	_, data, err := c.ws.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	return string(data)
+}
+
+func reply(m map[string]any) (status string, response map[string]any) {
+	p, _ := m["payload"].(map[string]any)
+	status, _ = p["status"].(string)
+	response, _ = p["response"].(map[string]any)
+	return status, response
+}
+
+func TestHeartbeat(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.dial(t, "vsn=1.0.0")
+	c.send(`{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"5"}`)
+	if got, want := c.readRaw(), `{"event":"phx_reply","payload":{"response":{},"status":"ok"},"ref":"5","topic":"phoenix"}`; got != want {
+		t.Fatalf("heartbeat reply = %s, want %s", got, want)
+	}
+	c2 := ts.dial(t, "vsn=2.0.0")
+	c2.send(`[null,"4","phoenix","heartbeat",{}]`)
+	if got, want := c2.readRaw(), `[null,"4","phoenix","phx_reply",{"response":{},"status":"ok"}]`; got != want {
+		t.Fatalf("v2 heartbeat reply = %s, want %s", got, want)
+	}
+}
+
+func TestJoinLeave(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.dial(t, "vsn=1.0.0")
+	c.send(`{"topic":"realtime:public:service","event":"phx_join","payload":{},"ref":"1","join_ref":"1"}`)
+	if got, want := c.readRaw(), `{"event":"phx_reply","payload":{"response":{},"status":"ok"},"ref":"1","topic":"realtime:public:service"}`; got != want {
+		t.Fatalf("join reply = %s, want %s", got, want)
+	}
+	c.send(`{"topic":"realtime:public:service","event":"access_token","payload":{"access_token":null},"ref":"2","join_ref":"1"}`)
+	c.send(`{"topic":"realtime:public:service","event":"phx_leave","payload":{},"ref":"3","join_ref":"1"}`)
+	if got, want := c.readRaw(), `{"event":"phx_reply","payload":{"response":{},"status":"ok"},"ref":"3","topic":"realtime:public:service"}`; got != want {
+		t.Fatalf("leave reply = %s (access_token must get no reply), want %s", got, want)
+	}
+	if got, want := c.readRaw(), `{"event":"phx_close","payload":{},"ref":"1","topic":"realtime:public:service"}`; got != want {
+		t.Fatalf("close = %s, want %s", got, want)
+	}
+}
+
+func TestBadInputGetsErrorsAndSocketSurvives(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.dial(t, "vsn=1.0.0")
+	tests := []struct{ frame, wantReason, wantTopic string }{
+		{`{not json`, "malformed message", "phoenix"},
+		{`{"topic":"realtime:x","event":"phx_join","ref":"7"}`, "missing key(s) payload", "realtime:x"},
+		{`{"topic":"realtime:public:t","event":"bogus","payload":{},"ref":"8"}`, "unmatched topic", "realtime:public:t"},
+		{`{"topic":"room1","event":"phx_join","payload":{},"ref":"9"}`, `start with "realtime:"`, "room1"},
+		{`{"topic":"realtime:public:t:id=gt.5","event":"phx_join","payload":{},"ref":"10"}`, "eq only", "realtime:public:t:id=gt.5"},
+		{`{"topic":"realtime:public:t","event":"phx_join","payload":[1],"ref":"11"}`, "must be a JSON object", "realtime:public:t"},
+		{`[]`, "malformed message", "phoenix"},
+	}
+	for _, tc := range tests {
+		c.send(tc.frame)
+		m := c.read()
+		status, resp := reply(m)
+		reason, _ := resp["reason"].(string)
+		if status != "error" || !strings.Contains(reason, tc.wantReason) || m["topic"] != tc.wantTopic {
+			t.Fatalf("frame %s: got %v, want error reply on %q containing %q", tc.frame, m, tc.wantTopic, tc.wantReason)
+		}
+	}
+	c.send(`{"topic":"realtime:public:t","event":"phx_join","payload":{},"ref":"12"}`)
+	c.read()
+	c.send(`{"topic":"realtime:public:t","event":"shout","payload":{},"ref":"13"}`)
+	if _, resp := reply(c.read()); !strings.Contains(resp["reason"].(string), `unknown event "shout"`) {
+		t.Fatalf("unknown event reply = %v", resp)
+	}
+	c.send(`{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"14"}`)
+	if status, _ := reply(c.read()); status != "ok" {
+		t.Fatal("socket did not survive bad input")
+	}
+	// A binary frame on a vsn 1.0.0 socket gets a clear error too.
+	if err := c.ws.Write(t.Context(), websocket.MessageBinary, []byte{3, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, resp := reply(c.read()); !strings.Contains(resp["reason"].(string), "binary frames") {
+		t.Fatalf("binary frame reply = %v", resp)
+	}
+}
+
+func TestOversizedFrameClosesOnlyThatSocket(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.MaxFrameBytes = 1024 })
+	bad := ts.dial(t, "")
+	good := ts.dial(t, "")
+	bad.send(`{"topic":"phoenix","event":"heartbeat","payload":{"x":"` + strings.Repeat("a", 2048) + `"},"ref":"1"}`)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, _, err := bad.ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+		t.Fatalf("oversized frame: err = %v, want close 1009", err)
+	}
+	good.send(`{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"1"}`)
+	if status, _ := reply(good.read()); status != "ok" {
+		t.Fatal("other socket affected")
+	}
+}
+
+func joinV1(t *testing.T, c *client, topic, ref string) {
+	t.Helper()
+	c.send(`{"topic":"` + topic + `","event":"phx_join","payload":{},"ref":"` + ref + `","join_ref":"` + ref + `"}`)
+	if status, resp := reply(c.read()); status != "ok" {
+		t.Fatalf("join %s: %s %v", topic, status, resp)
+	}
+}
+
+func serviceUpdate(id, from, to string) replication.Batch {
+	rel := serviceRelation()
+	return replication.Batch{Commit: true, CommitLSN: pglogrepl.LSN(100), Changes: []replication.Change{{
+		Op: replication.Update, Rel: rel, CommitTime: time.Now(),
+		New: []replication.Value{text(id), text("Reboque"), text(to)},
+		Old: []replication.Value{text(id), text("Reboque"), text(from)},
+	}}}
+}
+
+func TestRouteOncePerMatchingTopic(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.dial(t, "vsn=1.0.0")
+	joinV1(t, c, "realtime:public:service", "1")
+	joinV1(t, c, "realtime:public:service:status_id=eq.1", "2")
+	joinV1(t, c, "realtime:public:service:status_id=eq.2", "3")
+	v2 := ts.dial(t, "vsn=2.0.0")
+	v2.send(`["1","1","realtime:*","phx_join",{}]`)
+	if got := v2.readRaw(); !strings.Contains(got, `"ok"`) {
+		t.Fatalf("v2 join: %s", got)
+	}
+	ts.hub.Route(serviceUpdate("1", "1", "2"))
+	for _, want := range []string{"realtime:public:service", "realtime:public:service:status_id=eq.2"} {
+		m := c.read()
+		if m["topic"] != want || m["event"] != "UPDATE" || m["ref"] != nil {
+			t.Fatalf("got %v, want UPDATE on %s", m, want)
+		}
+		rec := m["payload"].(map[string]any)["record"].(map[string]any)
+		if rec["status_id"] != "2" {
+			t.Fatalf("record = %v", rec)
+		}
+	}
+	got := v2.readRaw()
+	if !strings.HasPrefix(got, `[null,null,"realtime:*","UPDATE",{"columns"`) {
+		t.Fatalf("v2 frame = %s", got)
+	}
+	// Nothing else: the eq.1 topic must not have received the change.
+	c.send(`{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"9"}`)
+	if m := c.read(); m["event"] != "phx_reply" {
+		t.Fatalf("unexpected extra frame %v", m)
+	}
+}
+
+func TestSlowConsumerIsDisconnectedWithReason(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.OutboundQueueBytes = 64 << 10 })
+	slow := ts.dial(t, "")
+	joinV1(t, slow, "realtime:*", "1")
+	fast := ts.dial(t, "")
+	joinV1(t, fast, "realtime:public:service:id=eq.1", "1")
+	// The slow client never reads; routing must not block on it.
+	deadline := time.Now().Add(20 * time.Second)
+	for ts.srv.disconnects[reasonSlowConsumer].Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("slow consumer was never disconnected")
+		}
+		ts.hub.Route(serviceUpdate("2", "1", "2"))
+	}
+	ts.hub.Route(serviceUpdate("1", "1", "3"))
+	if m := fast.read(); m["event"] != "UPDATE" {
+		t.Fatalf("fast client got %v", m)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var err error
+	for err == nil {
+		_, _, err = slow.ws.Read(ctx)
+	}
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Fatalf("slow client close: %v, want 1008", err)
+	}
+}
+
+func TestSecureChannels(t *testing.T) {
+	const secret = "super-secret-jwt-token-with-at-least-32-characters"
+	ts := newTestServer(t, func(c *Config) { c.SecureChannels, c.JWTSecret = true, secret })
+	sign := func(claims jwt.MapClaims, key string, method jwt.SigningMethod) string {
+		s, err := jwt.NewWithClaims(method, claims).SignedString([]byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	valid := sign(jwt.MapClaims{"role": "anon", "exp": time.Now().Add(time.Hour).Unix()}, secret, jwt.SigningMethodHS256)
+	for name, token := range map[string]string{
+		"missing":      "",
+		"garbage":      "not-a-jwt",
+		"wrong secret": sign(jwt.MapClaims{"exp": time.Now().Add(time.Hour).Unix()}, "other-secret-other-secret-other-secret", jwt.SigningMethodHS256),
+		"expired":      sign(jwt.MapClaims{"exp": time.Now().Add(-time.Hour).Unix()}, secret, jwt.SigningMethodHS256),
+		"alg none":     "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJleHAiOjQxMDI0NDQ4MDB9.",
+	} {
+		_, resp, err := websocket.Dial(t.Context(), ts.url+"/socket/websocket?apikey="+token, nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s token: err=%v resp=%v, want 403", name, err, resp)
+		}
+	}
+	c := ts.dial(t, "vsn=1.0.0&apikey="+valid)
+	joinV1(t, c, "realtime:public:service", "1")
+	noExp := sign(jwt.MapClaims{"role": "anon"}, secret, jwt.SigningMethodHS256)
+	c.send(`{"topic":"realtime:public:status","event":"phx_join","payload":{"user_token":"` + noExp + `"},"ref":"2"}`)
+	if status, resp := reply(c.read()); status != "error" || !strings.Contains(resp["reason"].(string), "exp") {
+		t.Fatalf("join with a token without exp: %s %v", status, resp)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.ExposeMetrics = true })
+	c := ts.dial(t, "")
+	joinV1(t, c, "realtime:*", "1")
+	ts.hub.Route(serviceUpdate("1", "1", "2"))
+	c.read()
+	resp, err := http.Get("http" + strings.TrimPrefix(ts.url, "ws") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"realtime_sockets 1", "realtime_changes_total 1", "realtime_messages_sent_total 1",
+		`realtime_disconnects_total{reason="slow_consumer"} 0`, "realtime_commit_to_send_seconds_count 1", "realtime_replication_live 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+}
