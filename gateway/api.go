@@ -1,0 +1,85 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/phoenix"
+)
+
+type apiBroadcast struct {
+	Messages []struct {
+		Topic   string          `json:"topic"`
+		Event   string          `json:"event"`
+		Payload json.RawMessage `json:"payload"`
+		Private bool            `json:"private"`
+		ID      string          `json:"id"`
+	} `json:"messages"`
+}
+
+// serveBroadcast is POST /api/broadcast: servers push broadcasts without a
+// socket. Topics come without the "realtime:" prefix, as in the original.
+func (s *Server) serveBroadcast(w http.ResponseWriter, r *http.Request) {
+	if s.auth != nil {
+		token := r.Header.Get("apikey")
+		if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			token = bearer
+		}
+		if _, err := s.auth.verify(token, true); err != nil {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized: " + err.Error()})
+			return
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBroadcastBytes)+64<<10))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"message": err.Error()})
+		return
+	}
+	var req apiBroadcast
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": map[string]string{"body": "want {\"messages\":[{\"topic\",\"event\",\"payload\"}]}: " + err.Error()}})
+		return
+	}
+	for i, m := range req.Messages {
+		if m.Topic == "" || m.Event == "" {
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": map[string]string{fmt.Sprintf("messages[%d]", i): "topic and event are required"}})
+			return
+		}
+	}
+	for _, m := range req.Messages {
+		p := []byte(`{"event":`)
+		p = phoenix.AppendString(p, m.Event)
+		if m.ID != "" {
+			p = append(p, `,"meta":{"id":`...)
+			p = phoenix.AppendString(p, m.ID)
+			p = append(p, '}')
+		}
+		p = append(p, `,"payload":`...)
+		if len(m.Payload) == 0 {
+			p = append(p, "{}"...)
+		} else {
+			p = append(p, m.Payload...)
+		}
+		p = append(p, `,"type":"broadcast"}`...)
+		topic := filters.TopicPrefix + m.Topic
+		out := phoenix.Message{Topic: topic, Event: phoenix.EventBroadcast, Payload: p}
+		var frames [2][]byte
+		s.hub.broadcast(roomKey{private: m.Private, topic: topic}, nil, func(to *conn) ([]byte, bool) {
+			if frames[to.codecIndex] == nil {
+				frames[to.codecIndex] = to.codec.Append(nil, out)
+			}
+			return frames[to.codecIndex], false
+		})
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pgrealtime/realtime/phoenix"
+)
+
+// textBroadcast forwards a JSON broadcast push to the room as it came, as
+// the original does.
+func (c *conn) textBroadcast(m phoenix.Message, ch *channel) {
+	if len(m.Payload) > c.srv.cfg.MaxBroadcastBytes {
+		c.send(phoenix.ErrorReply(m, fmt.Sprintf("broadcast payload of %d bytes is over the limit of %d bytes", len(m.Payload), c.srv.cfg.MaxBroadcastBytes)))
+		return
+	}
+	out := phoenix.Message{Topic: m.Topic, Event: phoenix.EventBroadcast, Payload: m.Payload}
+	var frames [2][]byte
+	c.srv.hub.broadcast(*ch.room, c, func(to *conn) ([]byte, bool) {
+		if frames[to.codecIndex] == nil {
+			frames[to.codecIndex] = to.codec.Append(nil, out)
+		}
+		return frames[to.codecIndex], false
+	})
+	if ch.ack {
+		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
+	}
+}
+
+// userBroadcast forwards a binary (kind 3) broadcast: as kind 4 to vsn 2.0.0
+// sockets, as the JSON form to vsn 1.0.0 sockets (which cannot receive a
+// binary payload, so those get nothing for one).
+func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMessage) {
+	if len(bm.Payload) > c.srv.cfg.MaxBroadcastBytes {
+		c.send(phoenix.ErrorReply(m, fmt.Sprintf("broadcast payload of %d bytes is over the limit of %d bytes", len(bm.Payload), c.srv.cfg.MaxBroadcastBytes)))
+		return
+	}
+	if bm.Encoding == phoenix.EncodingJSON && !json.Valid(bm.Payload) {
+		c.send(phoenix.ErrorReply(m, "broadcast payload marked JSON is not valid JSON"))
+		return
+	}
+	binFrame, err := phoenix.AppendUserBroadcast(nil, bm.Topic, bm.Event, bm.Metadata, bm.Encoding, bm.Payload)
+	if err != nil {
+		c.send(phoenix.ErrorReply(m, err.Error()))
+		return
+	}
+	var jsonFrame []byte
+	if bm.Encoding == phoenix.EncodingJSON {
+		p := []byte(`{"event":`)
+		p = phoenix.AppendString(p, bm.Event)
+		p = append(p, `,"payload":`...)
+		p = append(p, bm.Payload...)
+		p = append(p, `,"type":"broadcast"}`...)
+		jsonFrame = phoenix.V1.Append(nil, phoenix.Message{Topic: bm.Topic, Event: phoenix.EventBroadcast, Payload: p})
+	}
+	c.srv.hub.broadcast(*ch.room, c, func(to *conn) ([]byte, bool) {
+		if to.codec == phoenix.V2 {
+			return binFrame, true
+		}
+		return jsonFrame, false
+	})
+	if ch.ack {
+		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
+	}
+}
+
+type presencePush struct {
+	Type    string          `json:"type"`
+	Event   string          `json:"event"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// presence handles track and untrack.
+func (c *conn) presence(m phoenix.Message, ch *channel) {
+	var p presencePush
+	if err := json.Unmarshal(m.Payload, &p); err != nil {
+		c.send(phoenix.ErrorReply(m, `presence payload must be {"type":"presence","event":"track"|"untrack","payload":{...}}`))
+		return
+	}
+	key := ch.presenceKey
+	if key == "" {
+		// Presence was not enabled at join; tracking enables it, keyed
+		// by a fresh id, as realtime-js may track without the option.
+		key = newPresenceKey()
+		ch.presenceKey = key
+	}
+	switch p.Event {
+	case "track":
+		if err := c.srv.hub.track(*ch.room, c, key, p.Payload); err != nil {
+			c.send(phoenix.ErrorReply(m, err.Error()))
+			return
+		}
+	case "untrack":
+		c.srv.hub.untrack(*ch.room, c)
+	default:
+		c.send(phoenix.ErrorReply(m, fmt.Sprintf("unknown presence event %q: use track or untrack", p.Event)))
+		return
+	}
+	c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
+}

@@ -1,0 +1,152 @@
+package gateway
+
+import (
+	"strconv"
+
+	"github.com/pgrealtime/realtime/phoenix"
+	"github.com/pgrealtime/realtime/replication"
+)
+
+// pgSub is one postgres_changes binding of one joined channel.
+type pgSub struct {
+	c     *conn
+	topic string
+	b     *binding
+}
+
+// pgIndex finds the postgres_changes bindings a change may match: by exact
+// table, by schema (table "*" or omitted), and for schema "*".
+type pgIndex struct {
+	tables  map[[2]string]map[*pgSub]struct{}
+	schemas map[string]map[*pgSub]struct{}
+	all     map[*pgSub]struct{}
+}
+
+func newPGIndex() *pgIndex {
+	return &pgIndex{tables: map[[2]string]map[*pgSub]struct{}{}, schemas: map[string]map[*pgSub]struct{}{}, all: map[*pgSub]struct{}{}}
+}
+
+func (ix *pgIndex) bucket(s *pgSub, create bool) map[*pgSub]struct{} {
+	switch {
+	case s.b.schema == "*":
+		return ix.all
+	case s.b.table == "" || s.b.table == "*":
+		m := ix.schemas[s.b.schema]
+		if m == nil && create {
+			m = map[*pgSub]struct{}{}
+			ix.schemas[s.b.schema] = m
+		}
+		return m
+	}
+	k := [2]string{s.b.schema, s.b.table}
+	m := ix.tables[k]
+	if m == nil && create {
+		m = map[*pgSub]struct{}{}
+		ix.tables[k] = m
+	}
+	return m
+}
+
+func (ix *pgIndex) add(s *pgSub) { ix.bucket(s, true)[s] = struct{}{} }
+
+func (ix *pgIndex) remove(s *pgSub) {
+	m := ix.bucket(s, false)
+	delete(m, s)
+	if len(m) == 0 && s.b.schema != "*" {
+		if s.b.table == "" || s.b.table == "*" {
+			delete(ix.schemas, s.b.schema)
+		} else {
+			delete(ix.tables, [2]string{s.b.schema, s.b.table})
+		}
+	}
+}
+
+func (ix *pgIndex) each(schema, table string, fn func(*pgSub)) {
+	for s := range ix.tables[[2]string{schema, table}] {
+		fn(s)
+	}
+	for s := range ix.schemas[schema] {
+		fn(s)
+	}
+	for s := range ix.all {
+		fn(s)
+	}
+}
+
+// matches evaluates the binding's filter on the row filters see: the new
+// row for INSERT and UPDATE, the old row for DELETE.
+func (s *pgSub) matches(ch *replication.Change) bool {
+	if !s.b.wants(ch.Op.String()) {
+		return false
+	}
+	if len(s.b.filter) == 0 {
+		return true
+	}
+	row := ch.New
+	if ch.Op == replication.Delete {
+		row = ch.Old
+	}
+	for i := range s.b.filter {
+		cond := &s.b.filter[i]
+		idx := ch.Rel.ColumnIndex(cond.Column)
+		if idx < 0 || idx >= len(row) || row[idx].State == replication.Unchanged {
+			return false
+		}
+		v := row[idx]
+		if !cond.Match(ch.Rel.Columns[idx].Type, v.State == replication.Null, v.Text) {
+			return false
+		}
+	}
+	return true
+}
+
+// delivery is one postgres_changes frame for one socket and topic, with the
+// ids of every binding of that channel the change matched.
+type delivery struct {
+	c     *conn
+	topic string
+	ids   []uint32
+}
+
+// routeV2 delivers a change to postgres_changes bindings. Called with the
+// read lock held.
+func (h *Hub) routeV2(ch *replication.Change) {
+	if ch.Op == replication.Truncate || len(h.pg.all)+len(h.pg.tables)+len(h.pg.schemas) == 0 {
+		return
+	}
+	h.deliveries = h.deliveries[:0]
+	h.pg.each(ch.Rel.Schema, ch.Rel.Table, func(s *pgSub) {
+		if !s.matches(ch) {
+			return
+		}
+		for i := range h.deliveries {
+			if d := &h.deliveries[i]; d.c == s.c && d.topic == s.topic {
+				d.ids = append(d.ids, s.b.id)
+				return
+			}
+		}
+		h.deliveries = append(h.deliveries, delivery{c: s.c, topic: s.topic, ids: []uint32{s.b.id}})
+	})
+	if len(h.deliveries) == 0 {
+		return
+	}
+	data := appendV2Data(nil, ch)
+	for _, d := range h.deliveries {
+		p := make([]byte, 0, len(data)+32)
+		p = append(p, `{"data":`...)
+		p = append(p, data...)
+		p = append(p, `,"ids":[`...)
+		for i, id := range d.ids {
+			if i > 0 {
+				p = append(p, ',')
+			}
+			p = strconv.AppendUint(p, uint64(id), 10)
+		}
+		p = append(p, "]}"...)
+		frame := d.c.codec.Append(nil, phoenix.Message{Topic: d.topic, Event: "postgres_changes", Payload: p})
+		if d.c.enqueue(frame, false) {
+			h.stats.messages.Add(1)
+			h.stats.bytes.Add(int64(len(frame)))
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package gateway
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/pgrealtime/realtime/phoenix"
+	"github.com/pgrealtime/realtime/replication"
+)
+
+// appendV2Data renders a change as the "data" object of a v2
+// postgres_changes message: typed JSON values, {name, type} columns and a
+// millisecond commit timestamp, as the current original sends them.
+func appendV2Data(dst []byte, ch *replication.Change) []byte {
+	rel := ch.Rel
+	dst = append(dst, `{"columns":[`...)
+	for i, c := range rel.Columns {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"name":`...)
+		dst = phoenix.AppendString(dst, c.Name)
+		dst = append(dst, `,"type":`...)
+		dst = phoenix.AppendString(dst, c.Type)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"commit_timestamp":"`...)
+	dst = ch.CommitTime.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
+	dst = append(dst, `","errors":null`...)
+	switch ch.Op {
+	case replication.Insert:
+		dst = append(dst, `,"record":`...)
+		dst = appendV2Record(dst, rel, ch.New, nil)
+	case replication.Update:
+		dst = append(dst, `,"old_record":`...)
+		dst = appendV2OldRecord(dst, ch)
+		dst = append(dst, `,"record":`...)
+		dst = appendV2Record(dst, rel, ch.New, nil)
+	case replication.Delete:
+		dst = append(dst, `,"old_record":`...)
+		dst = appendV2OldRecord(dst, ch)
+	}
+	dst = append(dst, `,"schema":`...)
+	dst = phoenix.AppendString(dst, rel.Schema)
+	dst = append(dst, `,"table":`...)
+	dst = phoenix.AppendString(dst, rel.Table)
+	dst = append(dst, `,"type":"`...)
+	dst = append(dst, ch.Op.String()...)
+	return append(dst, `"}`...)
+}
+
+// appendV2OldRecord renders the replica identity of the old row: the whole
+// row under FULL, the key columns otherwise. An UPDATE that kept its key has
+// no old tuple in pgoutput; its key is then the key of the new row.
+func appendV2OldRecord(dst []byte, ch *replication.Change) []byte {
+	switch {
+	case ch.Old != nil && !ch.OldIsKey:
+		return appendV2Record(dst, ch.Rel, ch.Old, nil)
+	case ch.Old != nil:
+		return appendV2Record(dst, ch.Rel, ch.Old, keyOnly)
+	case ch.Op == replication.Update:
+		return appendV2Record(dst, ch.Rel, ch.New, keyOnly)
+	}
+	return append(dst, "{}"...)
+}
+
+func keyOnly(c replication.Column) bool { return c.Key }
+
+func appendV2Record(dst []byte, rel *replication.Relation, vals []replication.Value, keep func(replication.Column) bool) []byte {
+	dst = append(dst, '{')
+	first := true
+	for i, v := range vals {
+		if i >= len(rel.Columns) {
+			break
+		}
+		c := rel.Columns[i]
+		// An unchanged TOAST value that could not be filled is left out, as
+		// the original leaves it out.
+		if (keep != nil && !keep(c)) || v.State == replication.Unchanged {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = phoenix.AppendString(dst, c.Name)
+		dst = append(dst, ':')
+		if v.State == replication.Null {
+			dst = append(dst, "null"...)
+			continue
+		}
+		dst = appendTyped(dst, c.Type, v.Text)
+	}
+	return append(dst, '}')
+}
+
+// appendTyped renders PostgreSQL text as the JSON that to_jsonb gives for
+// the type: numbers, booleans, nested JSON, arrays, ISO timestamps.
+func appendTyped(dst []byte, typ, text string) []byte {
+	if strings.HasPrefix(typ, "_") {
+		if out, ok := appendArray(dst, typ[1:], text); ok {
+			return out
+		}
+		return phoenix.AppendString(dst, text)
+	}
+	switch typ {
+	case "int2", "int4", "int8", "oid":
+		if _, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return append(dst, text...)
+		}
+	case "float4", "float8", "numeric":
+		// NaN and Infinity have no JSON number; to_jsonb gives them as strings.
+		if isJSONNumber(text) {
+			return append(dst, text...)
+		}
+	case "bool":
+		switch text {
+		case "t":
+			return append(dst, "true"...)
+		case "f":
+			return append(dst, "false"...)
+		}
+	case "json", "jsonb":
+		return append(dst, text...)
+	case "timestamptz":
+		return phoenix.AppendString(dst, isoOffset(text))
+	case "timestamp":
+		if len(text) >= 19 && text[10] == ' ' {
+			return phoenix.AppendString(dst, text[:10]+"T"+text[11:])
+		}
+	}
+	return phoenix.AppendString(dst, text)
+}
+
+// isoOffset renders timestamptz text as to_jsonb does: a T between date
+// and time and a ±HH:MM offset.
+func isoOffset(s string) string {
+	iso := isoTimestamp(s)
+	if strings.HasSuffix(iso, "Z") && iso != s {
+		return iso[:len(iso)-1] + "+00:00"
+	}
+	return iso
+}
+
+func isJSONNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	if s[0] == '-' {
+		i++
+	}
+	digits, dot, exp := 0, false, false
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot && !exp && digits > 0:
+			dot = true
+		case (c == 'e' || c == 'E') && !exp && digits > 0:
+			exp = true
+			if i+1 < len(s) && (s[i+1] == '+' || s[i+1] == '-') {
+				i++
+			}
+		default:
+			return false
+		}
+	}
+	// JSON forbids leading zeros such as 012; PostgreSQL never prints them.
+	return digits > 0 && s[len(s)-1] >= '0' && s[len(s)-1] <= '9'
+}

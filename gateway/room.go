@@ -1,0 +1,230 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/pgrealtime/realtime/phoenix"
+)
+
+// roomKey names a broadcast and presence room. Public and private channels
+// with the same topic are different rooms, as in the original.
+type roomKey struct {
+	private bool
+	topic   string
+}
+
+// room holds the sockets joined to one topic with a config join, and their
+// presence. Guarded by the hub's mutex.
+type room struct {
+	members  map[*conn]*channel
+	presence map[string][]presenceMeta // presence key → metas, in track order
+}
+
+type presenceMeta struct {
+	c    *conn
+	ref  string
+	meta json.RawMessage // the tracked payload with phx_ref added
+}
+
+func (h *Hub) joinRoom(k roomKey, c *conn, ch *channel) {
+	r := h.rooms[k]
+	if r == nil {
+		r = &room{members: map[*conn]*channel{}, presence: map[string][]presenceMeta{}}
+		h.rooms[k] = r
+	}
+	r.members[c] = ch
+}
+
+// leaveRoom removes c and its presence; other members get a presence_diff
+// with the leaves. Called with the write lock held.
+func (h *Hub) leaveRoom(k roomKey, c *conn) {
+	r := h.rooms[k]
+	if r == nil {
+		return
+	}
+	delete(r.members, c)
+	leaves := r.untrack(c, "")
+	if len(leaves) > 0 {
+		h.presenceDiff(k.topic, r, nil, leaves)
+	}
+	if len(r.members) == 0 {
+		delete(h.rooms, k)
+	}
+}
+
+// untrack removes c's metas (under key, or every key when key is "") and
+// returns them grouped by key.
+func (r *room) untrack(c *conn, key string) map[string][]presenceMeta {
+	var left map[string][]presenceMeta
+	for k, metas := range r.presence {
+		if key != "" && k != key {
+			continue
+		}
+		kept := metas[:0]
+		for _, m := range metas {
+			if m.c == c {
+				if left == nil {
+					left = map[string][]presenceMeta{}
+				}
+				left[k] = append(left[k], m)
+			} else {
+				kept = append(kept, m)
+			}
+		}
+		if len(kept) == 0 {
+			delete(r.presence, k)
+		} else {
+			r.presence[k] = kept
+		}
+	}
+	return left
+}
+
+func appendPresenceMap(dst []byte, state map[string][]presenceMeta) []byte {
+	dst = append(dst, '{')
+	first := true
+	for k, metas := range state {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = phoenix.AppendString(dst, k)
+		dst = append(dst, `:{"metas":[`...)
+		for i, m := range metas {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, m.meta...)
+		}
+		dst = append(dst, "]}"...)
+	}
+	return append(dst, '}')
+}
+
+// presenceDiff tells every member of the room what joined and left.
+func (h *Hub) presenceDiff(topic string, r *room, joins, leaves map[string][]presenceMeta) {
+	p := append([]byte(`{"joins":`), appendPresenceMap(nil, joins)...)
+	p = append(p, `,"leaves":`...)
+	p = appendPresenceMap(p, leaves)
+	p = append(p, '}')
+	m := phoenix.Message{Topic: topic, Event: "presence_diff", Payload: p}
+	var frames [2][]byte
+	for c := range r.members {
+		if frames[c.codecIndex] == nil {
+			frames[c.codecIndex] = c.codec.Append(nil, m)
+		}
+		c.enqueue(frames[c.codecIndex], false)
+	}
+}
+
+// presenceState is the payload of presence_state for a new member.
+func (h *Hub) presenceState(k roomKey) json.RawMessage {
+	r := h.rooms[k]
+	if r == nil {
+		return json.RawMessage("{}")
+	}
+	return appendPresenceMap(nil, r.presence)
+}
+
+// track adds or updates c's presence under key. An identical payload is a
+// no-op; a changed one is a leave of the old meta and a join of the new.
+func (h *Hub) track(k roomKey, c *conn, key string, payload json.RawMessage) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &fields); err != nil || fields == nil {
+		return &replyError{"Presence track payload must be a map"}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[k]
+	if r == nil {
+		return fmt.Errorf("not joined")
+	}
+	var prev *presenceMeta
+	for _, m := range r.presence[key] {
+		if m.c == c {
+			prev = &m
+			break
+		}
+	}
+	ref := newRef()
+	withRef := make(map[string]json.RawMessage, len(fields)+2)
+	for f, v := range fields {
+		withRef[f] = v
+	}
+	if prev != nil {
+		var old map[string]json.RawMessage
+		json.Unmarshal(prev.meta, &old)
+		delete(old, "phx_ref")
+		delete(old, "phx_ref_prev")
+		a, _ := json.Marshal(old)
+		b, _ := json.Marshal(fields)
+		if string(a) == string(b) {
+			return nil
+		}
+		withRef["phx_ref_prev"], _ = json.Marshal(prev.ref)
+	}
+	withRef["phx_ref"], _ = json.Marshal(ref)
+	meta, _ := json.Marshal(withRef)
+	var leaves map[string][]presenceMeta
+	if prev != nil {
+		leaves = r.untrack(c, key)
+	}
+	nm := presenceMeta{c: c, ref: ref, meta: meta}
+	r.presence[key] = append(r.presence[key], nm)
+	h.presenceDiff(k.topic, r, map[string][]presenceMeta{key: {nm}}, leaves)
+	return nil
+}
+
+func (h *Hub) untrack(k roomKey, c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[k]
+	if r == nil {
+		return
+	}
+	if leaves := r.untrack(c, ""); len(leaves) > 0 {
+		h.presenceDiff(k.topic, r, nil, leaves)
+	}
+}
+
+// broadcast sends a client's broadcast to the room: to every member but
+// the sender, and to the sender too when its channel asked for self.
+// jsonFrame renders the message for a member's serializer.
+func (h *Hub) broadcast(k roomKey, from *conn, render func(c *conn) ([]byte, bool)) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	r := h.rooms[k]
+	if r == nil {
+		return 0
+	}
+	n := 0
+	for c, ch := range r.members {
+		if c == from && !ch.self {
+			continue
+		}
+		frame, binary := render(c)
+		if frame != nil && c.enqueue(frame, binary) {
+			n++
+		}
+	}
+	return n
+}
+
+func newRef() string {
+	var b [9]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// newPresenceKey is the key of a presence with none configured: a random
+// UUID, as the original generates one.
+func newPresenceKey() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
