@@ -1,0 +1,169 @@
+// Command realtime is the gateway binary: a drop-in replacement for the
+// supabase/realtime server that streams PostgreSQL changes to realtime-js
+// clients over WebSockets.
+//
+//	realtime [serve]   run the gateway, configured from the environment
+//	realtime demo      start a throwaway local PostgreSQL with the status-board
+//	                   schema and run the gateway on it
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pgrealtime/realtime/gateway"
+	"github.com/pgrealtime/realtime/replication"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// shutdownGrace bounds a graceful shutdown: sockets closed, last LSN confirmed.
+const shutdownGrace = 10 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := "serve"
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx)
+	case "demo":
+		err = demo(ctx)
+	case "health":
+		err = health(ctx)
+	case "version":
+		fmt.Println(version)
+	case "-h", "--help", "help":
+		fmt.Println("usage: realtime [serve|demo|health|version]\n\nserve   run the gateway, configured from the environment (see README)\ndemo    start a local PostgreSQL with the status-board schema and run the gateway on it\nhealth  exit 0 when the gateway on $PORT is live (for container health checks)")
+	default:
+		err = fmt.Errorf("unknown command %q: use serve, demo, health or version", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "realtime:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(ctx context.Context) error {
+	cfg, err := gateway.FromEnv(os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	return run(ctx, cfg, newLogger(cfg), nil)
+}
+
+func newLogger(cfg gateway.Config) *slog.Logger {
+	var level slog.Level
+	switch strings.ToLower(cfg.LogLevel) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.LogFormat, "json") {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// run serves until ctx is done, then shuts down in order: stop accepting,
+// close sockets with 1001, stop replication after a final confirm. ready, if
+// not nil, is called with the listening address once the server accepts.
+func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(addr string)) error {
+	stream, err := replication.New(replication.Config{
+		ConnString:    cfg.ConnString(),
+		Publications:  cfg.Publications,
+		SlotName:      cfg.SlotName,
+		TemporarySlot: cfg.TemporarySlot,
+		MaxLagMB:      cfg.MaxLagMB,
+		Logger:        log.With("component", "replication"),
+	})
+	if err != nil {
+		return err
+	}
+	hub := gateway.NewHub(log.With("component", "hub"), stream.Confirm)
+	srv, err := gateway.NewServer(cfg, log.With("component", "server"), hub, stream)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr())
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+
+	replCtx, stopRepl := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRepl()
+	batches := make(chan replication.Batch, 16)
+	var wg sync.WaitGroup
+	wg.Go(func() { stream.Run(replCtx, batches) })
+	wg.Go(func() { hub.Run(replCtx, batches) })
+	serveErr := make(chan error, 1)
+	wg.Go(func() { serveErr <- httpSrv.Serve(ln) })
+	log.Info("realtime gateway listening", "addr", ln.Addr().String(), "slot", cfg.SlotName, "publications", cfg.Publications, "secure_channels", cfg.SecureChannels)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-serveErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := srv.CloseSockets(shutCtx); err != nil {
+		log.Warn("socket shutdown", "err", err)
+	}
+	stopRepl()
+	wg.Wait()
+	log.Info("stopped", "confirmed_lsn", stream.Status().ConfirmedLSN.String())
+	return runErr
+}
+
+// health asks the local gateway whether it is live, for HEALTHCHECK in
+// images that have no shell or curl.
+func health(ctx context.Context) error {
+	port := "4000"
+	if p, ok := os.LookupEnv("PORT"); ok && p != "" {
+		port = p
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/health", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("not live: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
