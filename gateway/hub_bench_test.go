@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/phoenix"
+	"github.com/pgrealtime/realtime/replication"
+)
+
+// benchConns makes n sockets without a network: routing appends to their
+// queues, which the benchmark empties between rounds.
+func benchConns(b *testing.B, n int, codec phoenix.Codec) (*Server, []*conn) {
+	b.Helper()
+	cfg := Defaults()
+	cfg.SecureChannels = false
+	cfg.OutboundQueueBytes = 1 << 30
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hub := NewHub(log, nil)
+	srv, err := NewServer(cfg, log, hub, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	conns := make([]*conn, n)
+	for i := range conns {
+		conns[i] = newConn(srv, uint64(i), nil, codec, "")
+	}
+	return srv, conns
+}
+
+func drain(conns []*conn) {
+	for _, c := range conns {
+		c.mu.Lock()
+		c.queue, c.queued = c.queue[:0], 0
+		c.mu.Unlock()
+		select {
+		case <-c.wake:
+		default:
+		}
+	}
+}
+
+// BenchmarkFanOut10kSockets routes one change to 10,000 sockets joined to
+// its table topic: the payload is rendered once and the frame once.
+func BenchmarkFanOut10kSockets(b *testing.B) {
+	srv, conns := benchConns(b, 10_000, phoenix.V1)
+	t, _ := filters.ParseTopic("realtime:public:service")
+	for _, c := range conns {
+		srv.hub.v1.Add(t, c)
+	}
+	batch := serviceUpdate("1", "1", "2")
+	b.ReportAllocs()
+	for b.Loop() {
+		srv.hub.Route(batch)
+		drain(conns)
+	}
+}
+
+// BenchmarkRouteFiltered routes changes to 100,000 eq-filter subscriptions
+// of which one matches: the index, not a scan, finds it.
+func BenchmarkRouteFiltered100kSubscriptions(b *testing.B) {
+	srv, conns := benchConns(b, 1000, phoenix.V1)
+	for i := range 100_000 {
+		t, _ := filters.ParseTopic(fmt.Sprintf("realtime:public:service:id=eq.%d", i))
+		srv.hub.v1.Add(t, conns[i%len(conns)])
+	}
+	batch := serviceUpdate("4242", "1", "2")
+	b.ReportAllocs()
+	for b.Loop() {
+		srv.hub.Route(batch)
+		drain(conns[4242%len(conns) : 4242%len(conns)+1])
+	}
+}
+
+// BenchmarkRenderV1 and BenchmarkRenderV2 render one change of the seed
+// table as the v1 STREAM payload and the v2 postgres_changes data.
+func BenchmarkRenderV1(b *testing.B) {
+	rel := serviceRelation()
+	ch := replication.Change{Op: replication.Update, Rel: rel, CommitTime: time.Now(),
+		New: []replication.Value{text("1"), text("Reboque"), text("2")},
+		Old: []replication.Value{text("1"), text("Reboque"), text("1")}}
+	cols := v1Columns(rel)
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = appendV1Payload(buf[:0], &ch, cols)
+	}
+}
+
+func BenchmarkRenderV2(b *testing.B) {
+	rel := serviceRelation()
+	ch := replication.Change{Op: replication.Update, Rel: rel, CommitTime: time.Now(),
+		New: []replication.Value{text("1"), text("Reboque"), text("2")},
+		Old: []replication.Value{text("1"), text("Reboque"), text("1")}}
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = appendV2Data(buf[:0], &ch)
+	}
+}
