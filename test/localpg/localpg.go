@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +38,8 @@ type Cluster struct {
 	Port   int
 
 	cred *syscall.Credential
+
+	dbSeq atomic.Int64
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -252,16 +255,7 @@ func (c *Cluster) CreateDatabase(ctx context.Context, prefix string) (string, er
 		return "", err
 	}
 	defer conn.Close(ctx)
-	var n int64
-	if err := conn.QueryRow(ctx, "SELECT nextval('localpg_db_seq')").Scan(&n); err != nil {
-		if _, err := conn.Exec(ctx, "CREATE SEQUENCE IF NOT EXISTS localpg_db_seq"); err != nil {
-			return "", err
-		}
-		if err := conn.QueryRow(ctx, "SELECT nextval('localpg_db_seq')").Scan(&n); err != nil {
-			return "", err
-		}
-	}
-	name := fmt.Sprintf("%s_%d", sanitize(prefix), n)
+	name := fmt.Sprintf("%s_%d", sanitize(prefix), c.dbSeq.Add(1))
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		return "", err
 	}

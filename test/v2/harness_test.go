@@ -1,0 +1,299 @@
+// Package v2 holds the end-to-end tests of the gateway with realtime-js 2.x
+// and supabase-js clients under Node, against a real PostgreSQL and the
+// real gateway binary.
+package v2
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgrealtime/realtime/test/localpg"
+)
+
+var (
+	suite  localpg.Suite
+	binary string // the gateway, built once for the package
+	jsDir  string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Dir(file)
+	jsDir = filepath.Join(dir, "js")
+	require := os.Getenv(localpg.RequireEnv) != ""
+	if _, err := exec.LookPath("node"); err != nil {
+		if require {
+			fmt.Fprintln(os.Stderr, "node is not installed: the client tests need Node.js")
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, "skipping realtime-js 2.x tests: node is not installed")
+		return 0
+	}
+	if err := npmCI(jsDir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "realtime-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	binary = filepath.Join(tmp, "realtime")
+	build := exec.Command("go", "build", "-race", "-o", binary, "./cmd/realtime")
+	build.Dir = filepath.Join(dir, "..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build the gateway: %v\n%s", err, out)
+		return 1
+	}
+	return localpg.Main(m, &suite)
+}
+
+// npmCI installs the pinned clients when node_modules is missing or older
+// than the lockfile, so that `go test ./...` is enough on a fresh machine.
+func npmCI(dir string) error {
+	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		return err
+	}
+	if mods, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !mods.ModTime().Before(lock.ModTime()) {
+		return nil
+	}
+	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
+	}
+	return nil
+}
+
+// database makes a fresh database with the given schema.
+func database(t *testing.T, schema string) string {
+	t.Helper()
+	dbURL := suite.Database(t)
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), schema); err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	return dbURL
+}
+
+func exec1(t *testing.T, dbURL, sql string, args ...any) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+type gateway struct {
+	port int
+	logs *syncBuffer
+}
+
+// startGateway runs the real gateway binary on dbURL and waits until it is live.
+func startGateway(t *testing.T, dbURL string, env ...string) *gateway {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	g := &gateway{port: port, logs: &syncBuffer{}}
+	cmd := exec.Command(binary)
+	cmd.Env = append(os.Environ(),
+		"DB_HOST="+u.Hostname(), "DB_PORT="+u.Port(), "DB_NAME="+strings.TrimPrefix(u.Path, "/"),
+		"DB_USER=postgres", "DB_PASSWORD=postgres", "DB_SSL=false", fmt.Sprintf("PORT=%d", port),
+		"SECURE_CHANNELS=false", "LOG_LEVEL=debug", "REALTIME_IP_VERSION=IPv4")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = g.logs, g.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Error("gateway did not stop within 15s of SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("gateway logs:\n%s", g.logs.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return g
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("gateway exited at start:\n%s", g.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not live in 30s:\n%s", g.logs.String())
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// event is one line the Node client printed.
+type event map[string]any
+
+func (e event) str(k string) string { s, _ := e[k].(string); return s }
+
+type nodeClient struct {
+	t      *testing.T
+	stdin  io.WriteCloser
+	events chan event
+	// backlog holds events read but not yet matched by an expect, in order.
+	backlog []event
+}
+
+// startClient runs client.mjs with a realtime-js 2.x library ("2119",
+// "288") or supabase-js ("supabase").
+func (g *gateway) startClient(t *testing.T, lib string) *nodeClient {
+	t.Helper()
+	base := fmt.Sprintf("ws://127.0.0.1:%d/socket", g.port)
+	if lib == "supabase" {
+		base = fmt.Sprintf("http://127.0.0.1:%d", g.port)
+	}
+	cfg, _ := json.Marshal(map[string]string{"url": base, "lib": lib, "apikey": "anon-key"})
+	cmd := exec.Command("node", "client.mjs", string(cfg))
+	cmd.Dir = jsDir
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &nodeClient{t: t, stdin: stdin, events: make(chan event, 1000)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			var e event
+			if json.Unmarshal(sc.Bytes(), &e) == nil {
+				c.events <- e
+			}
+		}
+		close(c.events)
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("client %s stderr:\n%s", lib, stderr.String())
+		}
+	})
+	return c
+}
+
+func (c *nodeClient) send(cmd map[string]any) {
+	c.t.Helper()
+	b, _ := json.Marshal(cmd)
+	if _, err := c.stdin.Write(append(b, '\n')); err != nil {
+		c.t.Fatalf("client stdin: %v", err)
+	}
+}
+
+// expect returns the first event, in arrival order, that matches pred and
+// was not returned before; events that do not match stay for later expects.
+func (c *nodeClient) expect(what string, pred func(event) bool) event {
+	c.t.Helper()
+	for i, e := range c.backlog {
+		if pred(e) {
+			c.backlog = append(c.backlog[:i:i], c.backlog[i+1:]...)
+			return e
+		}
+	}
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case e, ok := <-c.events:
+			if !ok {
+				c.t.Fatalf("client exited while waiting for %s; unmatched: %v", what, c.backlog)
+			}
+			if pred(e) {
+				return e
+			}
+			c.backlog = append(c.backlog, e)
+		case <-timeout:
+			c.t.Fatalf("timed out waiting for %s; unmatched: %v", what, c.backlog)
+		}
+	}
+}
+
+// subscribed subscribes a channel and waits for SUBSCRIBED.
+func (c *nodeClient) subscribed(sub map[string]any) {
+	c.t.Helper()
+	sub["cmd"] = "subscribe"
+	c.send(sub)
+	e := c.expect("SUBSCRIBED of "+sub["name"].(string), func(e event) bool {
+		return e.str("kind") == "status" && e.str("name") == sub["name"]
+	})
+	if e.str("status") != "SUBSCRIBED" {
+		c.t.Fatalf("channel %v: %v", sub["name"], e)
+	}
+}
