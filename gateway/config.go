@@ -55,9 +55,18 @@ type Config struct {
 	// before it is disconnected as a slow consumer (OUTBOUND_QUEUE_BYTES,
 	// default 4 MiB).
 	OutboundQueueBytes int
+	// SlowConsumerGrace is how long routing waits for a socket whose queue
+	// is full before closing it as a slow consumer (SLOW_CONSUMER_GRACE_MS,
+	// default 2 s).
+	SlowConsumerGrace time.Duration
 	// MaxBroadcastBytes caps one broadcast payload (MAX_BROADCAST_BYTES,
 	// default 3,000,000 like the original's 3000 KB).
 	MaxBroadcastBytes int
+	// RejoinGrace holds routing at startup so that clients of a gateway
+	// that crashed or restarted can reconnect and rejoin before the changes
+	// committed meanwhile are routed (REJOIN_GRACE_MS; default 10 s with a
+	// permanent slot, which kept those changes, and 0 with a temporary one).
+	RejoinGrace time.Duration
 	// IdleTimeout closes a socket that sent nothing for this long (Phoenix: 60 s).
 	IdleTimeout time.Duration
 	// WriteTimeout bounds one write to a socket.
@@ -82,6 +91,7 @@ func Defaults() Config {
 		MaxChannelsPerSocket: 100,
 		OutboundQueueBytes:   4 << 20,
 		MaxBroadcastBytes:    3_000_000,
+		SlowConsumerGrace:    2 * time.Second,
 		IdleTimeout:          60 * time.Second,
 		WriteTimeout:         10 * time.Second,
 	}
@@ -179,6 +189,19 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	num("MAX_CHANNELS_PER_CLIENT", &c.MaxChannelsPerSocket)
 	num("OUTBOUND_QUEUE_BYTES", &c.OutboundQueueBytes)
 	num("MAX_BROADCAST_BYTES", &c.MaxBroadcastBytes)
+	slow := -1
+	num("SLOW_CONSUMER_GRACE_MS", &slow)
+	if slow >= 0 {
+		c.SlowConsumerGrace = time.Duration(slow) * time.Millisecond
+	}
+	grace := -1
+	num("REJOIN_GRACE_MS", &grace)
+	switch {
+	case grace >= 0:
+		c.RejoinGrace = time.Duration(grace) * time.Millisecond
+	case c.SlotName != "" && !c.TemporarySlot:
+		c.RejoinGrace = 10 * time.Second
+	}
 
 	if err := c.Validate(); err != nil {
 		errs = append(errs, err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -34,6 +35,12 @@ type conn struct {
 	queued  int
 	closing *disconnect
 	wake    chan struct{}
+	// space is signalled when the writer takes the queue, for a router
+	// waiting on a full one.
+	space chan struct{}
+	// fullSince is when a router first found the queue full; it ends when
+	// the writer empties the queue.
+	fullSince time.Time
 
 	// Owned by the reader.
 	channels map[string]*channel
@@ -49,6 +56,7 @@ func newConn(srv *Server, id uint64, ws *websocket.Conn, codec phoenix.Codec, to
 		id: id, srv: srv, ws: ws, codec: codec, token: token,
 		log:      srv.log.With("conn_id", id),
 		wake:     make(chan struct{}, 1),
+		space:    make(chan struct{}, 1),
 		channels: map[string]*channel{},
 	}
 	if codec == phoenix.V2 {
@@ -76,6 +84,44 @@ func (c *conn) enqueue(frame []byte, binary bool) bool {
 	c.mu.Unlock()
 	c.signal()
 	return true
+}
+
+// push queues a change frame for the router. When the queue is full it waits
+// for the writer to make room: a client that keeps reading paces the
+// router, and so the replication stream, instead of being dropped in the
+// middle of a bulk write. A socket whose queue stays full for
+// SlowConsumerGrace is closed as a slow consumer.
+func (c *conn) push(frame []byte) bool {
+	for {
+		c.mu.Lock()
+		if c.closing != nil {
+			c.mu.Unlock()
+			return false
+		}
+		if len(c.queue) == 0 || c.queued+len(frame) <= c.srv.cfg.OutboundQueueBytes {
+			c.queue = append(c.queue, outFrame{frame, false})
+			c.queued += len(frame)
+			c.mu.Unlock()
+			c.signal()
+			return true
+		}
+		if c.fullSince.IsZero() {
+			c.fullSince = time.Now()
+		}
+		wait := c.srv.cfg.SlowConsumerGrace - time.Since(c.fullSince)
+		if wait <= 0 {
+			c.closeLocked(reasonSlowConsumer, fmt.Sprintf("slow consumer: more than %d bytes waiting to be sent for %v", c.srv.cfg.OutboundQueueBytes, c.srv.cfg.SlowConsumerGrace))
+			c.mu.Unlock()
+			return false
+		}
+		c.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-c.space:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 }
 
 // send encodes m with the socket's serializer and queues it.
@@ -234,8 +280,13 @@ func (c *conn) writeLoop(ctx context.Context) {
 		batch := c.queue
 		c.queue, c.spare = c.spare[:0], nil
 		c.queued = 0
+		c.fullSince = time.Time{}
 		closing := c.closing
 		c.mu.Unlock()
+		select {
+		case c.space <- struct{}{}:
+		default:
+		}
 		for i, f := range batch {
 			typ := websocket.MessageText
 			if f.binary {

@@ -111,7 +111,7 @@ func (h *Hub) routeChange(ch *replication.Change) {
 			if frames[i] == nil {
 				frames[i] = c.codec.Append(make([]byte, 0, len(payload)+len(m.Topic)+48), m)
 			}
-			if c.enqueue(frames[i], false) {
+			if c.push(frames[i]) {
 				h.stats.messages.Add(1)
 				h.stats.bytes.Add(int64(len(frames[i])))
 			}

@@ -144,7 +144,7 @@ func (h *Hub) routeV2(ch *replication.Change) {
 		}
 		p = append(p, "]}"...)
 		frame := d.c.codec.Append(nil, phoenix.Message{Topic: d.topic, Event: "postgres_changes", Payload: p})
-		if d.c.enqueue(frame, false) {
+		if d.c.push(frame) {
 			h.stats.messages.Add(1)
 			h.stats.bytes.Add(int64(len(frame)))
 		}

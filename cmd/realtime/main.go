@@ -115,7 +115,19 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	batches := make(chan replication.Batch, 16)
 	var wg sync.WaitGroup
 	wg.Go(func() { stream.Run(replCtx, batches) })
-	wg.Go(func() { hub.Run(replCtx, batches) })
+	wg.Go(func() {
+		if cfg.RejoinGrace > 0 {
+			// The permanent slot keeps what was committed while we were
+			// down; give clients time to rejoin before routing it.
+			log.Info("holding changes while clients reconnect", "grace", cfg.RejoinGrace)
+			select {
+			case <-time.After(cfg.RejoinGrace):
+			case <-replCtx.Done():
+				return
+			}
+		}
+		hub.Run(replCtx, batches)
+	})
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- httpSrv.Serve(ln) })
 	log.Info("realtime gateway listening", "addr", ln.Addr().String(), "slot", cfg.SlotName, "publications", cfg.Publications, "secure_channels", cfg.SecureChannels)

@@ -5,25 +5,17 @@ package v2
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/pgrealtime/realtime/test/harness"
 	"github.com/pgrealtime/realtime/test/localpg"
 )
 
@@ -60,11 +52,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	binary = filepath.Join(tmp, "realtime")
-	build := exec.Command("go", "build", "-race", "-o", binary, "./cmd/realtime")
-	build.Dir = filepath.Join(dir, "..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build the gateway: %v\n%s", err, out)
+	if binary, err = harness.Build(tmp, true); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return localpg.Main(m, &suite)
@@ -88,112 +77,14 @@ func npmCI(dir string) error {
 	return nil
 }
 
-// database makes a fresh database with the given schema.
-func database(t *testing.T, schema string) string {
-	t.Helper()
-	dbURL := suite.Database(t)
-	conn, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), schema); err != nil {
-		t.Fatalf("schema: %v", err)
-	}
-	return dbURL
-}
+func database(t *testing.T, schema string) string { return harness.Database(t, &suite, schema) }
 
-func exec1(t *testing.T, dbURL, sql string, args ...any) {
-	t.Helper()
-	conn, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
+func exec1(t *testing.T, dbURL, sql string, args ...any) { harness.Exec(t, dbURL, sql, args...) }
 
-type gateway struct {
-	port int
-	logs *syncBuffer
-}
+type gateway struct{ *harness.Gateway }
 
-// startGateway runs the real gateway binary on dbURL and waits until it is live.
-func startGateway(t *testing.T, dbURL string, env ...string) *gateway {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	g := &gateway{port: port, logs: &syncBuffer{}}
-	cmd := exec.Command(binary)
-	cmd.Env = append(os.Environ(),
-		"DB_HOST="+u.Hostname(), "DB_PORT="+u.Port(), "DB_NAME="+strings.TrimPrefix(u.Path, "/"),
-		"DB_USER=postgres", "DB_PASSWORD=postgres", "DB_SSL=false", fmt.Sprintf("PORT=%d", port),
-		"SECURE_CHANNELS=false", "LOG_LEVEL=debug", "REALTIME_IP_VERSION=IPv4")
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout, cmd.Stderr = g.logs, g.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Error("gateway did not stop within 15s of SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("gateway logs:\n%s", g.logs.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return g
-			}
-		}
-		select {
-		case <-done:
-			t.Fatalf("gateway exited at start:\n%s", g.logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway not live in 30s:\n%s", g.logs.String())
-		}
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func startGateway(t *testing.T, dbURL string, env ...string) gateway {
+	return gateway{harness.Start(t, binary, dbURL, env...)}
 }
 
 // event is one line the Node client printed.
@@ -211,18 +102,18 @@ type nodeClient struct {
 
 // startClient runs client.mjs with a realtime-js 2.x library ("2119",
 // "288") or supabase-js ("supabase").
-func (g *gateway) startClient(t *testing.T, lib string) *nodeClient {
+func (g gateway) startClient(t *testing.T, lib string) *nodeClient {
 	t.Helper()
-	base := fmt.Sprintf("ws://127.0.0.1:%d/socket", g.port)
+	base := fmt.Sprintf("ws://127.0.0.1:%d/socket", g.Port)
 	if lib == "supabase" {
-		base = fmt.Sprintf("http://127.0.0.1:%d", g.port)
+		base = fmt.Sprintf("http://127.0.0.1:%d", g.Port)
 	}
 	cfg, _ := json.Marshal(map[string]string{"url": base, "lib": lib, "apikey": "anon-key"})
 	cmd := exec.Command("node", "client.mjs", string(cfg))
 	cmd.Dir = jsDir
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	var stderr syncBuffer
+	var stderr harness.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,195 @@
+// Package durability holds the end-to-end tests of what must never be lost:
+// a gateway killed and restarted on a permanent slot, PostgreSQL restarted
+// under a running gateway, a 200k-row transaction, and a clean SIGTERM.
+// They drive the real gateway binary with a plain Phoenix client (vsn
+// 1.0.0) and count every change.
+package durability
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/pgrealtime/realtime/test/harness"
+	"github.com/pgrealtime/realtime/test/localpg"
+)
+
+var (
+	suite  localpg.Suite
+	binary string
+)
+
+func TestMain(m *testing.M) {
+	tmp, err := os.MkdirTemp("", "realtime-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// Built without -race: these tests measure memory and move many rows.
+	if binary, err = harness.Build(tmp, false); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := localpg.Main(m, &suite)
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+const itemsSchema = `
+CREATE TABLE public.items (id int8 PRIMARY KEY, n int4);
+ALTER TABLE public.items REPLICA IDENTITY FULL;
+CREATE PUBLICATION supabase_realtime FOR ALL TABLES;`
+
+// counter is a Phoenix client joined to one topic that counts the rows it
+// receives, by id.
+type counter struct {
+	t    *testing.T
+	ws   *websocket.Conn
+	mu   sync.Mutex
+	seen map[int64]int
+	n    int
+	// distinct counts ids seen at least once: a cheap progress check.
+	distinct int
+	closeErr error
+	done     chan struct{}
+}
+
+func newCounter(t *testing.T) *counter { return &counter{t: t, seen: map[int64]int{}} }
+
+// connect dials the gateway (retrying while it starts) and joins topic.
+func (c *counter) connect(port int, topic string) {
+	c.t.Helper()
+	url := fmt.Sprintf("ws://127.0.0.1:%d/socket/websocket?vsn=1.0.0", port)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ws, _, err := websocket.Dial(c.t.Context(), url, nil)
+		if err == nil {
+			c.ws = ws
+			break
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("dial: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.ws.SetReadLimit(-1)
+	join, _ := json.Marshal(map[string]any{"topic": topic, "event": "phx_join", "payload": map[string]any{}, "ref": "1", "join_ref": "1"})
+	if err := c.ws.Write(c.t.Context(), websocket.MessageText, join); err != nil {
+		c.t.Fatal(err)
+	}
+	c.done = make(chan struct{})
+	ws, done := c.ws, c.done
+	go c.read(ws, done)
+	go heartbeat(ws, done)
+}
+
+func heartbeat(ws *websocket.Conn, done chan struct{}) {
+	t := time.NewTicker(20 * time.Second)
+	defer t.Stop()
+	for ref := 100; ; ref++ {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			ws.Write(context.Background(), websocket.MessageText,
+				[]byte(`{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"`+strconv.Itoa(ref)+`"}`))
+		}
+	}
+}
+
+type frame struct {
+	Event   string `json:"event"`
+	Payload struct {
+		Record map[string]any `json:"record"`
+	} `json:"payload"`
+}
+
+func (c *counter) read(ws *websocket.Conn, done chan struct{}) {
+	defer close(done)
+	for {
+		_, data, err := ws.Read(context.Background())
+		if err != nil {
+			c.mu.Lock()
+			c.closeErr = err
+			c.mu.Unlock()
+			return
+		}
+		var f frame
+		if json.Unmarshal(data, &f) != nil || (f.Event != "INSERT" && f.Event != "UPDATE") {
+			continue
+		}
+		id, _ := strconv.ParseInt(fmt.Sprint(f.Payload.Record["id"]), 10, 64)
+		c.mu.Lock()
+		if c.seen[id]++; c.seen[id] == 1 {
+			c.distinct++
+		}
+		c.n++
+		c.mu.Unlock()
+	}
+}
+
+// wait waits for the socket to end and returns why it ended.
+func (c *counter) wait() error {
+	select {
+	case <-c.done:
+	case <-time.After(20 * time.Second):
+		c.t.Fatal("socket did not close")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+// waitFor waits until every id in [from, to] was seen, or the deadline.
+// The tests use ids 1..N without gaps, so the count of distinct ids tells
+// when to look closer.
+func (c *counter) waitFor(from, to int64, within time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		enough := int64(c.distinct) >= to
+		c.mu.Unlock()
+		if enough && c.missing(from, to) == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *counter) missing(from, to int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for id := from; id <= to; id++ {
+		if c.seen[id] == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *counter) duplicates() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, k := range c.seen {
+		if k > 1 {
+			n += k - 1
+		}
+	}
+	return n
+}
+
+func (c *counter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
