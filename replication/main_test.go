@@ -1,0 +1,250 @@
+package replication
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgrealtime/realtime/test/localpg"
+)
+
+var suite localpg.Suite
+
+func TestMain(m *testing.M) {
+	code := localpg.Main(m, &suite)
+	if code == 0 {
+		if leaks := leakedGoroutines(10 * time.Second); leaks != "" {
+			fmt.Fprintf(os.Stderr, "goroutines left running after the tests:\n%s\n", leaks)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// leakedGoroutines waits for goroutines of this package and of the
+// catalog pool to end, and describes those that do not.
+func leakedGoroutines(wait time.Duration) string {
+	deadline := time.Now().Add(wait)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var leaks []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if (strings.Contains(g, "replication.(*") || strings.Contains(g, "pgxpool.")) && !strings.Contains(g, "leakedGoroutines") {
+				leaks = append(leaks, g)
+			}
+		}
+		if len(leaks) == 0 || time.Now().After(deadline) {
+			return strings.Join(leaks, "\n\n")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// testDB is a fresh database on the shared cluster with a connection to it.
+type testDB struct {
+	url  string
+	conn *pgx.Conn
+}
+
+func newDB(t *testing.T, setup ...string) testDB {
+	t.Helper()
+	db := newDBAt(t, suite.Database(t))
+	for _, q := range setup {
+		db.exec(t, q)
+	}
+	return db
+}
+
+// newDBAt connects to an existing database.
+func newDBAt(t *testing.T, url string) testDB {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return testDB{url: url, conn: conn}
+}
+
+func (db testDB) exec(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := db.conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// slotExists reports whether a slot of that name is in pg_replication_slots.
+func (db testDB) slotExists(t testing.TB, name string) bool {
+	t.Helper()
+	var n int
+	if err := db.conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", name).Scan(&n); err != nil {
+		t.Fatalf("read pg_replication_slots: %v", err)
+	}
+	return n > 0
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runner is a Stream running in the background for one test.
+type runner struct {
+	t      testing.TB
+	s      *Stream
+	out    chan Batch
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// start runs a Stream on db and waits until it is live.
+func start(t testing.TB, cfg Config, outCap int) *runner {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runner{t: t, s: s, out: make(chan Batch, outCap), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx, r.out) }()
+	t.Cleanup(r.stop)
+	liveCtx, cancelLive := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelLive()
+	if err := s.WaitLive(liveCtx); err != nil {
+		t.Fatalf("stream not live: %v (last error: %s)", err, s.Status().LastError)
+	}
+	return r
+}
+
+// stop cancels Run and waits for it to return.
+func (r *runner) stop() {
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				r.t.Errorf("Run returned %v, want nil", err)
+			}
+		case <-time.After(30 * time.Second):
+			r.t.Errorf("Run did not return within 30s of cancel")
+		}
+	})
+}
+
+// next returns the next batch.
+func (r *runner) next(within time.Duration) Batch {
+	r.t.Helper()
+	select {
+	case b := <-r.out:
+		return b
+	case <-time.After(within):
+		r.t.Fatalf("no batch within %v (status %+v)", within, r.s.Status())
+		return Batch{}
+	}
+}
+
+// tx collects the batches of one transaction and returns its changes and
+// its commit batch.
+func (r *runner) tx() ([]Change, Batch) {
+	r.t.Helper()
+	var changes []Change
+	for {
+		b := r.next(20 * time.Second)
+		changes = append(changes, b.Changes...)
+		if b.Commit {
+			return changes, b
+		}
+	}
+}
+
+// quiet asserts that no batch arrives for d.
+func (r *runner) quiet(d time.Duration) {
+	r.t.Helper()
+	select {
+	case b := <-r.out:
+		r.t.Fatalf("unexpected batch: %+v", b)
+	case <-time.After(d):
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// logBuffer collects log output for assertions.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// texts renders a row as its text values, "<null>" and "<unchanged>" for
+// the other states, for compact comparisons.
+func texts(row []Value) []string {
+	if row == nil {
+		return nil
+	}
+	out := make([]string, len(row))
+	for i, v := range row {
+		switch v.State {
+		case Null:
+			out[i] = "<null>"
+		case Unchanged:
+			out[i] = "<unchanged>"
+		default:
+			out[i] = v.Text
+		}
+	}
+	return out
+}
+
+func lsnOf(t testing.TB, db testDB, sql string) pglogrepl.LSN {
+	t.Helper()
+	var s string
+	if err := db.conn.QueryRow(t.Context(), sql).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	lsn, err := pglogrepl.ParseLSN(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lsn
+}
