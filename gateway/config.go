@@ -244,10 +244,11 @@ func (c Config) ConnString() string {
 	return u.String()
 }
 
-// ListenAddr is the address the HTTP server binds.
-func (c Config) ListenAddr() string {
+// Listen returns the network and address the HTTP server binds: IPv4 only
+// ("tcp4", which Go needs: "tcp" on 0.0.0.0 also takes IPv6), or both.
+func (c Config) Listen() (network, addr string) {
 	if c.IPv4Only {
-		return "0.0.0.0:" + strconv.Itoa(c.Port)
+		return "tcp4", "0.0.0.0:" + strconv.Itoa(c.Port)
 	}
-	return ":" + strconv.Itoa(c.Port)
+	return "tcp", ":" + strconv.Itoa(c.Port)
 }

@@ -354,3 +354,20 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestListenFamily(t *testing.T) {
+	cfg, err := FromEnv(func(k string) (string, bool) {
+		v, ok := map[string]string{"REALTIME_IP_VERSION": "IPv4", "SECURE_CHANNELS": "false"}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if network, addr := cfg.Listen(); network != "tcp4" || addr != "0.0.0.0:4000" {
+		t.Fatalf("IPv4: Listen() = %s %s", network, addr)
+	}
+	cfg.IPv4Only = false
+	if network, addr := cfg.Listen(); network != "tcp" || addr != ":4000" {
+		t.Fatalf("default: Listen() = %s %s", network, addr)
+	}
+}

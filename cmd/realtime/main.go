@@ -104,7 +104,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.ListenAddr())
+	ln, err := net.Listen(cfg.Listen())
 	if err != nil {
 		return err
 	}

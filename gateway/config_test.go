@@ -1,0 +1,51 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestFromEnvDefaultsAndQuirks(t *testing.T) {
+	cfg, err := FromEnv(env(map[string]string{"JWT_SECRET": "s", "DB_SSL": "nope", "TEMPORARY_SLOT": "yes"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As in the image: true-by-default switches are true unless "false";
+	// false-by-default ones only turn on with "true".
+	if !cfg.DBSSL || !cfg.SecureChannels || cfg.TemporarySlot {
+		t.Fatalf("DBSSL=%v SecureChannels=%v TemporarySlot=%v", cfg.DBSSL, cfg.SecureChannels, cfg.TemporarySlot)
+	}
+	if cfg.Port != 4000 || cfg.Publications[0] != "supabase_realtime" || cfg.RejoinGrace != 0 {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	if got := cfg.ConnString(); got != "postgres://postgres:postgres@localhost:5432/postgres?sslmode=prefer" {
+		t.Fatalf("ConnString = %s", got)
+	}
+	cfg, err = FromEnv(env(map[string]string{"SECURE_CHANNELS": "false", "SLOT_NAME": "rt", "DB_HOST": "::1", "DB_PASSWORD": "p@ss:w/rd", "DB_SSL": "false"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RejoinGrace != 10*time.Second {
+		t.Fatalf("a permanent slot should default to a rejoin grace, got %v", cfg.RejoinGrace)
+	}
+	if got := cfg.ConnString(); got != "postgres://postgres:p%40ss%3Aw%2Frd@[::1]:5432/postgres?sslmode=disable" {
+		t.Fatalf("ConnString = %s", got)
+	}
+}
+
+func TestFromEnvReportsEveryProblem(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{"PORT": "x", "PUBLICATIONS": "supabase_realtime", "JWT_CLAIM_VALIDATORS": "{'iss':'x'}", "REALTIME_IP_VERSION": "v5"}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"PORT", "PUBLICATIONS", "JWT_CLAIM_VALIDATORS", "REALTIME_IP_VERSION", "JWT secret is missing"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+}
