@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +78,9 @@ func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
 // Route hands one batch to the subscribed sockets, then confirms its commit.
 // It must only be called from one goroutine at a time.
 func (h *Hub) Route(b replication.Batch) {
+	if b.Gap {
+		h.notifyGap()
+	}
 	if len(b.Changes) > 0 {
 		h.mu.RLock()
 		for i := range b.Changes {
@@ -180,5 +185,26 @@ func (h *Hub) unsubscribeAll(c *conn, channels map[string]*channel) {
 	defer h.mu.Unlock()
 	for _, ch := range channels {
 		h.removeLocked(c, ch)
+	}
+}
+
+// gapMessage tells postgres_changes subscribers that the stream restarted
+// on a new temporary slot, so changes committed in between were not kept.
+const gapMessage = "Replication restarted on a new temporary slot: changes committed while it was disconnected may be missing. Set SLOT_NAME for a permanent slot that keeps them."
+
+// notifyGap sends gapMessage as a system message to every channel with
+// postgres_changes bindings. Only clients that lost something hear it.
+func (h *Hub) notifyGap() {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	h.log.Warn("replication gap: changes may have been lost", "reason", "new temporary slot")
+	for k, r := range h.rooms {
+		sub := strings.TrimPrefix(k.topic, filters.TopicPrefix)
+		p, _ := json.Marshal(map[string]string{"extension": "postgres_changes", "status": "error", "message": gapMessage, "channel": sub})
+		for c, ch := range r.members {
+			if len(ch.subs) > 0 {
+				c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: k.topic, Event: phoenix.EventSystem, Payload: p})
+			}
+		}
 	}
 }

@@ -254,3 +254,15 @@ func TestAPIBroadcast(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+func TestGapIsReportedToPostgresChangesChannels(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.dial(t, "vsn=2.0.0")
+	c.send(`["1","1","realtime:room1","phx_join",{"config":{"postgres_changes":[{"event":"*","schema":"public","table":"todos"}]}}]`)
+	c.readV2()
+	c.readV2() // Subscribed to PostgreSQL
+	ts.hub.Route(replication.Batch{Gap: true, Commit: true})
+	if _, _, _, event, p := c.readV2(); event != "system" || p["status"] != "error" || !strings.Contains(p["message"].(string), "may be missing") {
+		t.Fatalf("gap notice: %s %v", event, p)
+	}
+}
