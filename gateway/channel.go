@@ -238,6 +238,11 @@ func (s *Server) checkBinding(b *binding) string {
 		return ""
 	}
 	reason, _ := s.checkColumns(b.schema, b.table, func(cols map[string]string) string {
+		for c := range b.selected {
+			if _, ok := cols[c]; !ok {
+				return fmt.Sprintf("invalid column in select: %s does not exist in %s.%s", c, b.schema, b.table)
+			}
+		}
 		for i := range b.filter {
 			cond := &b.filter[i]
 			typ, ok := cols[cond.Column]

@@ -99,6 +99,6 @@ func BenchmarkRenderV2(b *testing.B) {
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = appendV2Data(buf[:0], &ch)
+		buf = appendV2Data(buf[:0], &ch, nil)
 	}
 }

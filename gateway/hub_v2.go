@@ -106,6 +106,26 @@ type delivery struct {
 	c     *conn
 	topic string
 	ids   []uint32
+	// selected is the union of the matched bindings' select lists, or nil
+	// when one of them wants every column.
+	selected map[string]bool
+	all      bool
+}
+
+func (d *delivery) addSelect(b *binding) {
+	if d.all {
+		return
+	}
+	if b.selected == nil {
+		d.all, d.selected = true, nil
+		return
+	}
+	if d.selected == nil {
+		d.selected = map[string]bool{}
+	}
+	for c := range b.selected {
+		d.selected[c] = true
+	}
 }
 
 // routeV2 delivers a change to postgres_changes bindings. Called with the
@@ -122,16 +142,27 @@ func (h *Hub) routeV2(ch *replication.Change) {
 		for i := range h.deliveries {
 			if d := &h.deliveries[i]; d.c == s.c && d.topic == s.topic {
 				d.ids = append(d.ids, s.b.id)
+				d.addSelect(s.b)
 				return
 			}
 		}
 		h.deliveries = append(h.deliveries, delivery{c: s.c, topic: s.topic, ids: []uint32{s.b.id}})
+		h.deliveries[len(h.deliveries)-1].addSelect(s.b)
 	})
 	if len(h.deliveries) == 0 {
 		return
 	}
-	data := appendV2Data(nil, ch)
+	var all []byte
 	for _, d := range h.deliveries {
+		var data []byte
+		if d.all {
+			if all == nil {
+				all = appendV2Data(nil, ch, nil)
+			}
+			data = all
+		} else {
+			data = appendV2Data(nil, ch, d.selected)
+		}
 		p := make([]byte, 0, len(data)+32)
 		p = append(p, `{"data":`...)
 		p = append(p, data...)

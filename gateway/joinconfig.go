@@ -51,7 +51,10 @@ type binding struct {
 	schema string
 	table  string // "" or "*" for every table of schema
 	filter filters.Filter
-	err    string // why this binding cannot be subscribed, reported as a system message
+	// selected limits record and old_record to these columns (plus the
+	// key columns); nil means every column.
+	selected map[string]bool
+	err      string // why this binding cannot be subscribed, reported as a system message
 }
 
 // parseBinding reads one postgres_changes entry. A malformed entry is a
@@ -86,6 +89,16 @@ func parseBinding(raw json.RawMessage) (*binding, error) {
 			return nil, fmt.Errorf("unknown postgres_changes key %q (use event, schema, table, filter)", key)
 		}
 	}
+	if raw, ok := fields["select"]; ok && string(raw) != "null" {
+		var cols []string
+		if err := json.Unmarshal(raw, &cols); err != nil || len(cols) == 0 {
+			return nil, fmt.Errorf(`postgres_changes "select" must be a non-empty array of column names, got %s`, raw)
+		}
+		b.selected = make(map[string]bool, len(cols))
+		for _, c := range cols {
+			b.selected[c] = true
+		}
+	}
 	b.event = strings.ToUpper(b.event)
 	switch b.event {
 	case "*", "INSERT", "UPDATE", "DELETE":
@@ -103,6 +116,9 @@ func parseBinding(raw json.RawMessage) (*binding, error) {
 			b.err = "a filter needs one table: set schema and table"
 		}
 		b.filter = f
+	}
+	if b.selected != nil && b.err == "" && (b.table == "" || b.table == filters.Wildcard || b.schema == filters.Wildcard) {
+		b.err = "select needs one table: it is not allowed with a * schema or table"
 	}
 	b.id = bindingID(raw)
 	return b, nil

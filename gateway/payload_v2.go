@@ -10,14 +10,21 @@ import (
 
 // appendV2Data renders a change as the "data" object of a v2
 // postgres_changes message: typed JSON values, {name, type} columns and a
-// millisecond commit timestamp, as the current original sends them.
-func appendV2Data(dst []byte, ch *replication.Change) []byte {
+// millisecond commit timestamp, as the current original sends them. With
+// selected, columns and rows keep only those columns and the key.
+func appendV2Data(dst []byte, ch *replication.Change, selected map[string]bool) []byte {
 	rel := ch.Rel
+	keep := func(c replication.Column) bool { return selected == nil || selected[c.Name] || c.Key }
 	dst = append(dst, `{"columns":[`...)
-	for i, c := range rel.Columns {
-		if i > 0 {
+	first := true
+	for _, c := range rel.Columns {
+		if !keep(c) {
+			continue
+		}
+		if !first {
 			dst = append(dst, ',')
 		}
+		first = false
 		dst = append(dst, `{"name":`...)
 		dst = phoenix.AppendString(dst, c.Name)
 		dst = append(dst, `,"type":`...)
@@ -30,15 +37,15 @@ func appendV2Data(dst []byte, ch *replication.Change) []byte {
 	switch ch.Op {
 	case replication.Insert:
 		dst = append(dst, `,"record":`...)
-		dst = appendV2Record(dst, rel, ch.New, nil)
+		dst = appendV2Record(dst, rel, ch.New, keep)
 	case replication.Update:
 		dst = append(dst, `,"old_record":`...)
-		dst = appendV2OldRecord(dst, ch)
+		dst = appendV2OldRecord(dst, ch, keep)
 		dst = append(dst, `,"record":`...)
-		dst = appendV2Record(dst, rel, ch.New, nil)
+		dst = appendV2Record(dst, rel, ch.New, keep)
 	case replication.Delete:
 		dst = append(dst, `,"old_record":`...)
-		dst = appendV2OldRecord(dst, ch)
+		dst = appendV2OldRecord(dst, ch, keep)
 	}
 	dst = append(dst, `,"schema":`...)
 	dst = phoenix.AppendString(dst, rel.Schema)
@@ -52,10 +59,10 @@ func appendV2Data(dst []byte, ch *replication.Change) []byte {
 // appendV2OldRecord renders the replica identity of the old row: the whole
 // row under FULL, the key columns otherwise. An UPDATE that kept its key has
 // no old tuple in pgoutput; its key is then the key of the new row.
-func appendV2OldRecord(dst []byte, ch *replication.Change) []byte {
+func appendV2OldRecord(dst []byte, ch *replication.Change, keep func(replication.Column) bool) []byte {
 	switch {
 	case ch.Old != nil && !ch.OldIsKey:
-		return appendV2Record(dst, ch.Rel, ch.Old, nil)
+		return appendV2Record(dst, ch.Rel, ch.Old, keep)
 	case ch.Old != nil:
 		return appendV2Record(dst, ch.Rel, ch.Old, keyOnly)
 	case ch.Op == replication.Update:

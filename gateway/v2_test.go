@@ -266,3 +266,34 @@ func TestGapIsReportedToPostgresChangesChannels(t *testing.T) {
 		t.Fatalf("gap notice: %s %v", event, p)
 	}
 }
+
+func TestV2SelectColumns(t *testing.T) {
+	ts := newTestServer(t, nil)
+	c := ts.dial(t, "vsn=2.0.0")
+	c.send(`["1","1","realtime:room1","phx_join",{"config":{"postgres_changes":[{"event":"*","schema":"public","table":"todos","select":["title"]},{"event":"*","schema":"public","table":"*","select":["title"]}]}}]`)
+	if _, _, _, _, p := c.readV2(); p["status"] != "ok" {
+		t.Fatalf("join: %v", p)
+	}
+	gotOK, gotErr := false, false
+	for range 2 {
+		_, _, _, event, p := c.readV2()
+		if event != "system" {
+			t.Fatalf("want system messages, got %s %v", event, p)
+		}
+		gotOK = gotOK || p["status"] == "ok"
+		gotErr = gotErr || (p["status"] == "error" && strings.Contains(p["message"].(string), "select needs one table"))
+	}
+	if !gotOK || !gotErr {
+		t.Fatalf("system messages: ok=%v select-with-wildcard error=%v", gotOK, gotErr)
+	}
+	ts.hub.Route(todoChange(replication.Insert, "4", "bread", "f"))
+	_, _, _, _, p := c.readV2()
+	data := p["data"].(map[string]any)
+	rec := data["record"].(map[string]any)
+	if len(rec) != 2 || rec["id"] != float64(4) || rec["title"] != "bread" {
+		t.Fatalf("record = %v, want the key and the selected column", rec)
+	}
+	if cols := data["columns"].([]any); len(cols) != 2 {
+		t.Fatalf("columns = %v", cols)
+	}
+}
