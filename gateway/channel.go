@@ -98,6 +98,10 @@ func (c *conn) join(m phoenix.Message) {
 			return
 		}
 	}
+	if reason := c.srv.waitFirstSlot(); reason != "" {
+		c.send(phoenix.ErrorReply(m, reason))
+		return
+	}
 	ch := &channel{name: m.Topic, joinRef: m.JoinRef}
 	if ch.joinRef == "" {
 		ch.joinRef = m.Ref
@@ -210,6 +214,22 @@ func (c *conn) leave(m phoenix.Message, ch *channel) {
 		// realtime-js ignores a phx_close whose ref is not the join ref.
 		c.send(phoenix.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: m.Topic, Event: phoenix.EventClose, Payload: phoenix.EmptyPayload()})
 	})
+}
+
+// waitFirstSlot holds a join made before the stream ever started: a change
+// committed before the first slot exists could not reach it, and the reply
+// must not promise otherwise. Once the stream has started, the slot keeps
+// what is committed while it reconnects, so joins never wait again.
+func (s *Server) waitFirstSlot() string {
+	if s.repl == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
+	defer cancel()
+	if err := s.repl.WaitLive(ctx); err != nil {
+		return "InitializingProjectConnection: Connecting to the project database"
+	}
+	return ""
 }
 
 // checkTable returns why a table topic cannot deliver anything (missing table

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -20,7 +21,13 @@ import (
 type Replication interface {
 	Status() replication.Status
 	Table(ctx context.Context, schema, table string) (replication.TableInfo, error)
+	// WaitLive returns once the stream has started at least once: from then
+	// on its slot keeps every change for us.
+	WaitLive(ctx context.Context) error
 }
+
+// startupJoinWait bounds how long a join waits for the first slot.
+const startupJoinWait = 8 * time.Second
 
 // Server is the HTTP and WebSocket front of the gateway.
 type Server struct {

@@ -371,3 +371,50 @@ func TestListenFamily(t *testing.T) {
 		t.Fatalf("default: Listen() = %s %s", network, addr)
 	}
 }
+
+// notYetLive is a replication stream that has not started yet: the first
+// slot does not exist until started is closed.
+type notYetLive struct{ started chan struct{} }
+
+func (n notYetLive) Status() replication.Status { return replication.Status{} }
+func (n notYetLive) Table(context.Context, string, string) (replication.TableInfo, error) {
+	return replication.TableInfo{}, io.EOF // unknown: the join is not refused for it
+}
+func (n notYetLive) WaitLive(ctx context.Context) error {
+	select {
+	case <-n.started:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestJoinWaitsForTheFirstSlot(t *testing.T) {
+	cfg := Defaults()
+	cfg.SecureChannels = false
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	repl := notYetLive{started: make(chan struct{})}
+	srv, err := NewServer(cfg, log, NewHub(log, nil), repl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	ts := &testServer{url: "ws" + strings.TrimPrefix(hs.URL, "http"), srv: srv, hub: srv.hub}
+	c := ts.dial(t, "")
+	c.send(`{"topic":"realtime:public:t","event":"phx_join","payload":{},"ref":"1"}`)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	_, data, err := c.ws.Read(ctx)
+	cancel()
+	if err == nil {
+		t.Fatalf("join answered before the stream started: %s", data)
+	}
+	// The read deadline closed that socket; join again and start the stream.
+	c = ts.dial(t, "")
+	c.send(`{"topic":"realtime:public:t","event":"phx_join","payload":{},"ref":"2"}`)
+	time.AfterFunc(100*time.Millisecond, func() { close(repl.started) })
+	if status, _ := reply(c.read()); status != "ok" {
+		t.Fatalf("join after the stream started: %s", status)
+	}
+	srv.CloseSockets(t.Context())
+}
