@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pgrealtime/realtime/filters"
@@ -25,6 +26,12 @@ type channel struct {
 	// presenceState asks for presence_state right after the join reply.
 	presenceState bool
 	subs          []*pgSub
+	// token is the JWT the channel joined or last refreshed with (secure
+	// channels only); expired is set once its channel was closed for it.
+	token   string
+	expired atomic.Bool
+	// removed is set (under the hub's lock) once the hub forgot the channel.
+	removed bool
 }
 
 // joinPayload is what clients put in phx_join. realtime-js 1.x sends
@@ -46,6 +53,11 @@ func (c *conn) handle(m phoenix.Message) {
 		return
 	}
 	ch := c.channels[m.Topic]
+	if ch != nil && ch.expired.Load() {
+		// Closed for its token by the expiry timer: no longer joined.
+		delete(c.channels, m.Topic)
+		ch = nil
+	}
 	if ch == nil {
 		if m.Event == phoenix.EventLeave {
 			// Leaving what is not joined is fine, as in Phoenix.
@@ -63,8 +75,8 @@ func (c *conn) handle(m phoenix.Message) {
 	case m.Event == phoenix.EventLeave:
 		c.leave(m, ch)
 	case m.Event == phoenix.EventAccessToken:
-		// realtime-js 1.x sends this on every heartbeat, with a null token
-		// when it has none. The original never replies.
+		// Never a reply, as in the original.
+		c.refreshToken(m, ch)
 	case m.Event == phoenix.EventBroadcast && ch.room != nil:
 		c.textBroadcast(m, ch)
 	case m.Event == phoenix.EventPresence && ch.room != nil:
@@ -87,12 +99,15 @@ func (c *conn) join(m phoenix.Message) {
 		c.send(phoenix.ErrorReply(m, fmt.Sprintf("ChannelRateLimitReached: Too many channels (at most %d per socket)", c.srv.cfg.MaxChannelsPerSocket)))
 		return
 	}
+	var token string
+	var exp time.Time
 	if c.srv.auth != nil {
-		token := firstString(p.UserToken, p.AccessToken)
-		if token == "" {
+		token = firstString(p.UserToken, p.AccessToken)
+		if token == "" || strings.HasPrefix(token, "sb_") {
 			token = c.token
 		}
-		if _, err := c.srv.auth.verify(token, true); err != nil {
+		var err error
+		if exp, err = c.srv.auth.verify(token, true); err != nil {
 			c.log.Info("join refused", "topic", m.Topic, "err", err)
 			c.send(phoenix.ErrorReply(m, "InvalidJWTToken: "+err.Error()))
 			return
@@ -102,7 +117,7 @@ func (c *conn) join(m phoenix.Message) {
 		c.send(phoenix.ErrorReply(m, reason))
 		return
 	}
-	ch := &channel{name: m.Topic, joinRef: m.JoinRef}
+	ch := &channel{name: m.Topic, joinRef: m.JoinRef, token: token}
 	if ch.joinRef == "" {
 		ch.joinRef = m.Ref
 	}
@@ -131,6 +146,7 @@ func (c *conn) join(m phoenix.Message) {
 	}
 	if old != nil {
 		// A second join of the same topic replaces the first, as in Phoenix.
+		c.untrackExpiry(old)
 		c.srv.hub.unsubscribe(c, old, nil)
 	}
 	c.channels[m.Topic] = ch
@@ -145,6 +161,10 @@ func (c *conn) join(m phoenix.Message) {
 			c.send(a)
 		}
 	})
+	// After subscribing, so an expiry can never precede the subscription.
+	if !exp.IsZero() {
+		c.trackExpiry(ch, exp)
+	}
 }
 
 // prepareConfigJoin reads a realtime-js 2.x join config into ch. It returns
@@ -209,6 +229,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 
 func (c *conn) leave(m phoenix.Message, ch *channel) {
 	delete(c.channels, m.Topic)
+	c.untrackExpiry(ch)
 	c.srv.hub.unsubscribe(c, ch, func() {
 		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
 		// realtime-js ignores a phx_close whose ref is not the join ref.

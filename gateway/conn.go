@@ -44,6 +44,8 @@ type conn struct {
 
 	// Owned by the reader.
 	channels map[string]*channel
+	// exp tracks the channels' token expiries (its own lock).
+	exp expiries
 }
 
 type outFrame struct {
@@ -168,6 +170,7 @@ func (c *conn) run() {
 	c.mu.Unlock()
 	cancel()
 	wg.Wait()
+	c.stopExpiries()
 	c.ws.CloseNow()
 	c.srv.hub.unsubscribeAll(c, c.channels)
 	c.srv.countDisconnect(final)

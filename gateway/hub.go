@@ -165,6 +165,12 @@ func (h *Hub) unsubscribe(c *conn, ch *channel, then func()) {
 }
 
 func (h *Hub) removeLocked(c *conn, ch *channel) {
+	// The expiry timer and the reader may both end a channel; only the
+	// first removal may act, or it would remove a later join of the topic.
+	if ch.removed {
+		return
+	}
+	ch.removed = true
 	if ch.v1 != nil {
 		h.v1.Remove(ch.v1.Name, c)
 	}

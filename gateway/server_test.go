@@ -72,10 +72,15 @@ func (c *client) send(frame string) {
 	}
 }
 
+// readTimeout bounds a test read; a read that times out also closes the
+// socket (coder/websocket), so it is never used to probe for silence.
+const readTimeout = 10 * time.Second
+
 // read returns the next frame as a generic JSON value.
 func (c *client) read() map[string]any {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(c.t.Context(), 5*time.Second)
+	// Long enough for a token to expire past its leeway.
+	ctx, cancel := context.WithTimeout(c.t.Context(), readTimeout)
 	defer cancel()
 	_, data, err := c.ws.Read(ctx)
 	if err != nil {
@@ -90,7 +95,7 @@ func (c *client) read() map[string]any {
 
 func (c *client) readRaw() string {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(c.t.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(c.t.Context(), readTimeout)
 	defer cancel()
 	_, data, err := c.ws.Read(ctx)
 	if err != nil {

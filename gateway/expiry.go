@@ -1,0 +1,141 @@
+package gateway
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/phoenix"
+)
+
+// expiries holds when each joined channel's token expires, with one timer
+// per socket armed for the earliest. It is its own small piece of state,
+// guarded by its mutex, so the timer never touches the reader's channels.
+type expiries struct {
+	mu    sync.Mutex
+	at    map[*channel]time.Time
+	timer *time.Timer
+}
+
+// track records (or moves) ch's expiry and re-arms the socket's timer.
+func (c *conn) trackExpiry(ch *channel, exp time.Time) {
+	e := &c.exp
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.at == nil {
+		e.at = map[*channel]time.Time{}
+	}
+	e.at[ch] = exp
+	c.armLocked()
+}
+
+func (c *conn) untrackExpiry(ch *channel) {
+	e := &c.exp
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.at, ch)
+	c.armLocked()
+}
+
+func (c *conn) stopExpiries() {
+	e := &c.exp
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.at = nil
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+}
+
+func (c *conn) armLocked() {
+	e := &c.exp
+	var first time.Time
+	for _, t := range e.at {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	if first.IsZero() {
+		if e.timer != nil {
+			e.timer.Stop()
+		}
+		return
+	}
+	d := time.Until(first.Add(leeway))
+	if e.timer == nil {
+		e.timer = time.AfterFunc(d, c.expireDue)
+	} else {
+		e.timer.Reset(d)
+	}
+}
+
+// expireDue runs on the timer: it closes every channel whose token has
+// expired.
+func (c *conn) expireDue() {
+	e := &c.exp
+	e.mu.Lock()
+	now := time.Now()
+	var due []*channel
+	for ch, t := range e.at {
+		if !now.Before(t.Add(leeway)) {
+			due = append(due, ch)
+			delete(e.at, ch)
+		}
+	}
+	c.armLocked()
+	e.mu.Unlock()
+	for _, ch := range due {
+		c.expireChannel(ch, "Token has expired")
+	}
+}
+
+// expireChannel ends a channel whose token is no longer valid, as the
+// original does: a v2 (config) channel gets a system message with the
+// reason and then phx_close, so realtime-js does not rejoin with the same
+// token; a v1 topic channel gets phx_error, on which realtime-js 1.x rejoins
+// (and fails until it has a fresh token). The reader drops the channel when
+// it next looks at it.
+func (c *conn) expireChannel(ch *channel, reason string) {
+	if !ch.expired.CompareAndSwap(false, true) {
+		return
+	}
+	c.untrackExpiry(ch)
+	c.log.Info("channel token invalid; closing the channel", "topic", ch.name, "reason", reason)
+	c.srv.hub.unsubscribe(c, ch, func() {
+		if ch.room == nil {
+			c.send(phoenix.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: ch.name, Event: phoenix.EventError, Payload: phoenix.EmptyPayload()})
+			return
+		}
+		p, _ := json.Marshal(map[string]string{"extension": "system", "status": "error", "message": reason,
+			"channel": strings.TrimPrefix(ch.name, filters.TopicPrefix)})
+		c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p})
+		c.send(phoenix.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: ch.name, Event: phoenix.EventClose, Payload: phoenix.EmptyPayload()})
+	})
+}
+
+// refreshToken handles access_token on a joined channel: a new valid token
+// moves the expiry; an invalid one closes the channel with the reason.
+// null, an empty or unchanged token, and opaque sb_ keys are ignored, as in
+// the original (realtime-js 1.x sends null on every heartbeat).
+func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
+	if c.srv.auth == nil {
+		return
+	}
+	var p struct {
+		AccessToken json.RawMessage `json:"access_token"`
+	}
+	json.Unmarshal(m.Payload, &p)
+	token := firstString(p.AccessToken)
+	if token == "" || token == ch.token || strings.HasPrefix(token, "sb_") {
+		return
+	}
+	exp, err := c.srv.auth.verify(token, true)
+	if err != nil {
+		c.expireChannel(ch, err.Error())
+		return
+	}
+	ch.token = token
+	c.trackExpiry(ch, exp)
+}
