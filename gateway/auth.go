@@ -12,9 +12,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// authenticator verifies the JWTs of secure channels.
+// authenticator verifies the JWTs of secure channels: HMAC with
+// JWT_SECRET, and RSA, ECDSA or Ed25519 with the keys of JWT_JWKS.
 type authenticator struct {
-	secret     []byte
+	keys       []verificationKey
+	methods    []string
 	validators map[string]any
 	now        func() time.Time
 }
@@ -22,8 +24,40 @@ type authenticator struct {
 // leeway tolerates small clock differences between the token issuer and us.
 const leeway = 5 * time.Second
 
-func newAuthenticator(secret string, validators map[string]any) *authenticator {
-	return &authenticator{secret: []byte(secret), validators: validators, now: time.Now}
+func newAuthenticator(secret string, jwks []verificationKey, validators map[string]any) *authenticator {
+	var keys []verificationKey
+	if secret != "" {
+		keys = append(keys, verificationKey{family: "HS", key: []byte(secret)})
+	}
+	keys = append(keys, jwks...)
+	return &authenticator{keys: keys, methods: methodsFor(keys), validators: validators, now: time.Now}
+}
+
+// key picks the keys that may verify t: those of its algorithm's family,
+// narrowed to its kid when a key carries that kid.
+func (a *authenticator) key(t *jwt.Token) (any, error) {
+	fam := family(t.Method.Alg())
+	kid, _ := t.Header["kid"].(string)
+	var all, byKid []jwt.VerificationKey
+	for _, k := range a.keys {
+		if k.family != fam {
+			continue
+		}
+		all = append(all, k.key)
+		if kid != "" && k.kid == kid {
+			byKid = append(byKid, k.key)
+		}
+	}
+	if len(byKid) > 0 {
+		all = byKid
+	}
+	switch len(all) {
+	case 0:
+		return nil, fmt.Errorf("no key for %s tokens is configured", t.Method.Alg())
+	case 1:
+		return all[0], nil
+	}
+	return jwt.VerificationKeySet{Keys: all}, nil
 }
 
 // cleanToken undoes what proxies and copy-paste do to tokens: URL encoding
@@ -48,7 +82,7 @@ func (a *authenticator) verify(token string, requireExp bool) (time.Time, error)
 		return time.Time{}, errors.New("no token: send one as the apikey query parameter, the x-api-key header, or user_token/access_token in the join payload")
 	}
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{"HS256", "HS384", "HS512"}),
+		jwt.WithValidMethods(a.methods),
 		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(a.now),
 	}
@@ -56,7 +90,7 @@ func (a *authenticator) verify(token string, requireExp bool) (time.Time, error)
 		opts = append(opts, jwt.WithExpirationRequired())
 	}
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return a.secret, nil }, opts...)
+	_, err := jwt.ParseWithClaims(token, claims, a.key, opts...)
 	if err != nil {
 		return time.Time{}, describeJWTError(err, claims, a.now())
 	}

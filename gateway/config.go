@@ -40,6 +40,10 @@ type Config struct {
 	SecureChannels  bool
 	JWTSecret       string         // JWT_SECRET or the file named by JWT_SECRET_FILE
 	ClaimValidators map[string]any // JWT_CLAIM_VALIDATORS, a JSON object
+	// JWKS holds public keys for asymmetric tokens (RS*, PS*, ES*, EdDSA)
+	// as a JSON Web Key Set (JWT_JWKS or the file named by JWT_JWKS_FILE),
+	// as current Supabase projects sign them.
+	JWKS string
 
 	ExposeMetrics bool   // EXPOSE_METRICS
 	LogLevel      string // LOG_LEVEL: debug, info, warning, error (default info)
@@ -51,6 +55,16 @@ type Config struct {
 	// MaxChannelsPerSocket caps joined channels per socket
 	// (MAX_CHANNELS_PER_CLIENT, default 100 like the original).
 	MaxChannelsPerSocket int
+	// MaxJoinsPerSecond caps phx_join per socket and second
+	// (MAX_JOINS_PER_SECOND, default 100); 0 = no limit.
+	MaxJoinsPerSecond int
+	// MaxSockets caps connected sockets; more are refused with HTTP 503
+	// (MAX_SOCKETS, default 50,000); 0 = no limit.
+	MaxSockets int
+	// MaxRecordBytes caps one change's record (MAX_RECORD_BYTES, default
+	// 1 MiB as in the original): above it, the payload says
+	// "Error 413: Payload Too Large" and keeps only values of at most 64 bytes.
+	MaxRecordBytes int
 	// OutboundQueueBytes is how much a socket may have waiting to be written
 	// before it is disconnected as a slow consumer (OUTBOUND_QUEUE_BYTES,
 	// default 4 MiB).
@@ -89,6 +103,9 @@ func Defaults() Config {
 		LogFormat:            "text",
 		MaxFrameBytes:        5_000_000,
 		MaxChannelsPerSocket: 100,
+		MaxJoinsPerSecond:    100,
+		MaxSockets:           50_000,
+		MaxRecordBytes:       1 << 20,
 		OutboundQueueBytes:   4 << 20,
 		MaxBroadcastBytes:    3_000_000,
 		SlowConsumerGrace:    2 * time.Second,
@@ -178,6 +195,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf(`JWT_CLAIM_VALIDATORS=%q: want a JSON object such as {"iss":"supabase"}: %v`, v, err))
 		}
 	}
+	secret("JWT_JWKS", &c.JWKS)
 	boolean("EXPOSE_METRICS", &c.ExposeMetrics)
 	str("LOG_LEVEL", &c.LogLevel)
 	str("LOG_FORMAT", &c.LogFormat)
@@ -187,6 +205,9 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		c.MaxFrameBytes = int64(frame)
 	}
 	num("MAX_CHANNELS_PER_CLIENT", &c.MaxChannelsPerSocket)
+	num("MAX_JOINS_PER_SECOND", &c.MaxJoinsPerSecond)
+	num("MAX_SOCKETS", &c.MaxSockets)
+	num("MAX_RECORD_BYTES", &c.MaxRecordBytes)
 	num("OUTBOUND_QUEUE_BYTES", &c.OutboundQueueBytes)
 	num("MAX_BROADCAST_BYTES", &c.MaxBroadcastBytes)
 	slow := -1
@@ -215,8 +236,16 @@ func (c Config) Validate() error {
 	if c.Port <= 0 || c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT=%d: want 1-65535", c.Port))
 	}
-	if c.SecureChannels && c.JWTSecret == "" {
-		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET, or SECURE_CHANNELS=false to accept clients without a token"))
+	if c.SecureChannels && c.JWTSecret == "" && c.JWKS == "" {
+		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET (or JWT_JWKS for asymmetric keys), or SECURE_CHANNELS=false to accept clients without a token"))
+	}
+	if c.JWKS != "" {
+		if _, err := parseJWKS(c.JWKS); err != nil {
+			errs = append(errs, fmt.Errorf("JWT_JWKS: %w", err))
+		}
+	}
+	if c.MaxRecordBytes == 0 {
+		errs = append(errs, errors.New("MAX_RECORD_BYTES=0: want a positive size in bytes"))
 	}
 	switch strings.ToLower(c.LogFormat) {
 	case "text", "json":

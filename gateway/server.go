@@ -58,7 +58,12 @@ func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Serve
 	}
 	s := &Server{cfg: cfg, log: log, hub: hub, repl: repl, conns: map[*conn]struct{}{}}
 	if cfg.SecureChannels {
-		s.auth = newAuthenticator(cfg.JWTSecret, cfg.ClaimValidators)
+		var jwks []verificationKey
+		if cfg.JWKS != "" {
+			// Validate parsed it already.
+			jwks, _ = parseJWKS(cfg.JWKS)
+		}
+		s.auth = newAuthenticator(cfg.JWTSecret, jwks, cfg.ClaimValidators)
 	}
 	s.mets = newMetrics(s)
 	hub.latency = s.mets.latency
