@@ -94,6 +94,10 @@ func (c *conn) join(m phoenix.Message) {
 			return
 		}
 	}
+	if !c.joins.allow(time.Now(), c.srv.cfg.MaxJoinsPerSecond) {
+		c.send(phoenix.ErrorReply(m, fmt.Sprintf("ClientJoinRateLimitReached: Too many joins per second (at most %d per socket)", c.srv.cfg.MaxJoinsPerSecond)))
+		return
+	}
 	old := c.channels[m.Topic]
 	if old == nil && len(c.channels) >= c.srv.cfg.MaxChannelsPerSocket {
 		c.send(phoenix.ErrorReply(m, fmt.Sprintf("ChannelRateLimitReached: Too many channels (at most %d per socket)", c.srv.cfg.MaxChannelsPerSocket)))
@@ -339,4 +343,22 @@ func firstString(raws ...json.RawMessage) string {
 		}
 	}
 	return ""
+}
+
+// joinRate counts a socket's joins in one-second windows (owned by the
+// reader), so a join flood is refused before it costs catalog lookups.
+type joinRate struct {
+	start time.Time
+	n     int
+}
+
+func (r *joinRate) allow(now time.Time, max int) bool {
+	if max <= 0 {
+		return true
+	}
+	if now.Sub(r.start) >= time.Second {
+		r.start, r.n = now, 0
+	}
+	r.n++
+	return r.n <= max
 }

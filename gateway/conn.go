@@ -44,6 +44,7 @@ type conn struct {
 
 	// Owned by the reader.
 	channels map[string]*channel
+	joins    joinRate
 	// exp tracks the channels' token expiries (its own lock).
 	exp expiries
 }

@@ -37,6 +37,8 @@ type Hub struct {
 	stats hubStats
 	// latency observes commit-to-queue time per routed change; may be nil.
 	latency interface{ Observe(float64) }
+	// maxRecordBytes marks larger changes TooLarge; 0 = no limit.
+	maxRecordBytes int
 }
 
 type cachedColumns struct {
@@ -84,6 +86,9 @@ func (h *Hub) Route(b replication.Batch) {
 	if len(b.Changes) > 0 {
 		h.mu.RLock()
 		for i := range b.Changes {
+			if h.maxRecordBytes > 0 && b.Changes[i].RecordBytes() > h.maxRecordBytes {
+				b.Changes[i].TooLarge = true
+			}
 			h.routeChange(&b.Changes[i])
 			h.routeV2(&b.Changes[i])
 		}

@@ -49,7 +49,7 @@ func appendV1Payload(dst []byte, ch *replication.Change, columns []byte) []byte 
 	dst = ch.CommitTime.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
 	dst = append(dst, '"')
 	if ch.Op != replication.Truncate {
-		dst = append(dst, `,"errors":null`...)
+		dst = appendErrors(dst, ch)
 	}
 	switch ch.Op {
 	case replication.Update:
@@ -58,16 +58,16 @@ func appendV1Payload(dst []byte, ch *replication.Change, columns []byte) []byte 
 			// The original ignores the key-only old tuple of an UPDATE.
 			dst = append(dst, "{}"...)
 		} else {
-			dst = appendV1Record(dst, ch.Rel, ch.Old)
+			dst = appendV1Record(dst, ch, ch.Old)
 		}
 		dst = append(dst, `,"record":`...)
-		dst = appendV1Record(dst, ch.Rel, ch.New)
+		dst = appendV1Record(dst, ch, ch.New)
 	case replication.Insert:
 		dst = append(dst, `,"record":`...)
-		dst = appendV1Record(dst, ch.Rel, ch.New)
+		dst = appendV1Record(dst, ch, ch.New)
 	case replication.Delete:
 		dst = append(dst, `,"old_record":`...)
-		dst = appendV1Record(dst, ch.Rel, ch.Old)
+		dst = appendV1Record(dst, ch, ch.Old)
 	}
 	dst = append(dst, `,"schema":`...)
 	dst = phoenix.AppendString(dst, ch.Rel.Schema)
@@ -78,15 +78,30 @@ func appendV1Payload(dst []byte, ch *replication.Change, columns []byte) []byte 
 	return append(dst, `"}`...)
 }
 
-func appendV1Record(dst []byte, rel *replication.Relation, vals []replication.Value) []byte {
+// appendErrors renders the payload's "errors": null, or the original's 413
+// when the change passed the record size limit.
+func appendErrors(dst []byte, ch *replication.Change) []byte {
+	if ch.TooLarge {
+		return append(dst, `,"errors":["Error 413: Payload Too Large"]`...)
+	}
+	return append(dst, `,"errors":null`...)
+}
+
+func appendV1Record(dst []byte, ch *replication.Change, vals []replication.Value) []byte {
+	rel := ch.Rel
 	dst = append(dst, '{')
+	first := true
 	for i, v := range vals {
 		if i >= len(rel.Columns) {
 			break
 		}
-		if i > 0 {
+		if !ch.Kept(v) {
+			continue
+		}
+		if !first {
 			dst = append(dst, ',')
 		}
+		first = false
 		dst = phoenix.AppendString(dst, rel.Columns[i].Name)
 		dst = append(dst, ':')
 		switch v.State {

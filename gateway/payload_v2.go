@@ -33,16 +33,17 @@ func appendV2Data(dst []byte, ch *replication.Change, selected map[string]bool) 
 	}
 	dst = append(dst, `],"commit_timestamp":"`...)
 	dst = ch.CommitTime.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
-	dst = append(dst, `","errors":null`...)
+	dst = append(dst, '"')
+	dst = appendErrors(dst, ch)
 	switch ch.Op {
 	case replication.Insert:
 		dst = append(dst, `,"record":`...)
-		dst = appendV2Record(dst, rel, ch.New, keep)
+		dst = appendV2Record(dst, ch, ch.New, keep)
 	case replication.Update:
 		dst = append(dst, `,"old_record":`...)
 		dst = appendV2OldRecord(dst, ch, keep)
 		dst = append(dst, `,"record":`...)
-		dst = appendV2Record(dst, rel, ch.New, keep)
+		dst = appendV2Record(dst, ch, ch.New, keep)
 	case replication.Delete:
 		dst = append(dst, `,"old_record":`...)
 		dst = appendV2OldRecord(dst, ch, keep)
@@ -62,18 +63,19 @@ func appendV2Data(dst []byte, ch *replication.Change, selected map[string]bool) 
 func appendV2OldRecord(dst []byte, ch *replication.Change, keep func(replication.Column) bool) []byte {
 	switch {
 	case ch.Old != nil && !ch.OldIsKey:
-		return appendV2Record(dst, ch.Rel, ch.Old, keep)
+		return appendV2Record(dst, ch, ch.Old, keep)
 	case ch.Old != nil:
-		return appendV2Record(dst, ch.Rel, ch.Old, keyOnly)
+		return appendV2Record(dst, ch, ch.Old, keyOnly)
 	case ch.Op == replication.Update:
-		return appendV2Record(dst, ch.Rel, ch.New, keyOnly)
+		return appendV2Record(dst, ch, ch.New, keyOnly)
 	}
 	return append(dst, "{}"...)
 }
 
 func keyOnly(c replication.Column) bool { return c.Key }
 
-func appendV2Record(dst []byte, rel *replication.Relation, vals []replication.Value, keep func(replication.Column) bool) []byte {
+func appendV2Record(dst []byte, ch *replication.Change, vals []replication.Value, keep func(replication.Column) bool) []byte {
+	rel := ch.Rel
 	dst = append(dst, '{')
 	first := true
 	for i, v := range vals {
@@ -83,7 +85,7 @@ func appendV2Record(dst []byte, rel *replication.Relation, vals []replication.Va
 		c := rel.Columns[i]
 		// An unchanged TOAST value that could not be filled is left out, as
 		// the original leaves it out.
-		if (keep != nil && !keep(c)) || v.State == replication.Unchanged {
+		if (keep != nil && !keep(c)) || v.State == replication.Unchanged || !ch.Kept(v) {
 			continue
 		}
 		if !first {

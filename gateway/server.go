@@ -44,6 +44,8 @@ type Server struct {
 	drained chan struct{} // closed when conns becomes empty during shutdown
 	closing bool
 
+	// admitted counts sockets from upgrade to close, for MaxSockets.
+	admitted    atomic.Int64
 	disconnects [numReasons]atomic.Int64
 	badFrames   atomic.Int64
 	panics      atomic.Int64
@@ -67,6 +69,7 @@ func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Serve
 	}
 	s.mets = newMetrics(s)
 	hub.latency = s.mets.latency
+	hub.maxRecordBytes = cfg.MaxRecordBytes
 	return s, nil
 }
 
@@ -146,6 +149,14 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if n := s.admitted.Add(1); s.cfg.MaxSockets > 0 && n > int64(s.cfg.MaxSockets) {
+		s.admitted.Add(-1)
+		s.log.Warn("socket refused: too many sockets", "max", s.cfg.MaxSockets, "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", "5")
+		s.refuse(w, http.StatusServiceUnavailable, fmt.Sprintf("ConnectionRateLimitReached: too many sockets on this gateway (MAX_SOCKETS=%d); retry later", s.cfg.MaxSockets))
+		return
+	}
+	defer s.admitted.Add(-1)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()

@@ -112,6 +112,34 @@ type Change struct {
 	Old []Value
 	// OldIsKey is true when Old is a key-only tuple ('K'), false for a full old row ('O').
 	OldIsKey bool
+	// TooLarge is set by a consumer whose payload limit the change passes:
+	// renderers then keep only small values and say so, as the original
+	// does with "Error 413: Payload Too Large". Matching still sees every value.
+	TooLarge bool
+}
+
+// RecordBytes estimates the JSON size of the change's largest row (new, or
+// old when larger): names and values plus their quoting.
+func (c *Change) RecordBytes() int {
+	size := func(vals []Value) int {
+		n := 2
+		for i, v := range vals {
+			if i < len(c.Rel.Columns) {
+				n += len(c.Rel.Columns[i].Name) + len(v.Text) + 6
+			}
+		}
+		return n
+	}
+	return max(size(c.New), size(c.Old))
+}
+
+// MaxKeptValueBytes is the largest value a TooLarge change still carries,
+// as in the original (values whose JSON text is at most 64 bytes).
+const MaxKeptValueBytes = 64
+
+// Kept reports whether v goes into the payload of c.
+func (c *Change) Kept(v Value) bool {
+	return !c.TooLarge || len(v.Text)+2 <= MaxKeptValueBytes
 }
 
 // Batch is a run of changes handed from the stream to its consumer, in WAL
