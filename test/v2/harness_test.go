@@ -104,11 +104,17 @@ type nodeClient struct {
 // "288") or supabase-js ("supabase").
 func (g gateway) startClient(t *testing.T, lib string) *nodeClient {
 	t.Helper()
+	return g.startClientKey(t, lib, "anon-key")
+}
+
+// startClientKey is startClient with the apikey the client connects with.
+func (g gateway) startClientKey(t *testing.T, lib, apikey string) *nodeClient {
+	t.Helper()
 	base := fmt.Sprintf("ws://127.0.0.1:%d/socket", g.Port)
 	if lib == "supabase" {
 		base = fmt.Sprintf("http://127.0.0.1:%d", g.Port)
 	}
-	cfg, _ := json.Marshal(map[string]string{"url": base, "lib": lib, "apikey": "anon-key"})
+	cfg, _ := json.Marshal(map[string]string{"url": base, "lib": lib, "apikey": apikey})
 	cmd := exec.Command("node", "client.mjs", string(cfg))
 	cmd.Dir = jsDir
 	stdin, _ := cmd.StdinPipe()

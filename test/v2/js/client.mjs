@@ -4,7 +4,7 @@
 //   config: {url, lib: "2119" | "288" | "supabase", apikey}
 //   commands: {cmd:"subscribe", name, config, bindings:[{event,schema,table,filter}], broadcast:[events], presence:bool}
 //             {cmd:"send", name, event, payload}   {cmd:"track", name, payload}
-//             {cmd:"remove", name}                 {cmd:"exit"}
+//             {cmd:"remove", name}                 {cmd:"setAuth", token}   {cmd:"exit"}
 import readline from 'node:readline';
 import WebSocket from 'ws';
 
@@ -45,6 +45,7 @@ rl.on('line', async (line) => {
     case 'subscribe': subscribe(c); break;
     case 'send': out({ kind: 'sent', name: c.name, result: await ch.send({ type: 'broadcast', event: c.event, payload: c.payload }) }); break;
     case 'track': out({ kind: 'tracked', name: c.name, result: await ch.track(c.payload) }); break;
+    case 'setAuth': await client.setAuth(c.token); out({ kind: 'auth' }); break;
     case 'remove': out({ kind: 'removed', name: c.name, result: await client.removeChannel(ch) }); break;
     case 'exit': process.exit(0);
   }
