@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,7 +40,7 @@ type conn struct {
 	// waiting on a full one.
 	space chan struct{}
 	// fullSince is when a router first found the queue full; it ends when
-	// the writer empties the queue.
+	// the writer takes the queue.
 	fullSince time.Time
 
 	// Owned by the reader.
@@ -89,28 +90,50 @@ func (c *conn) enqueue(frame []byte, binary bool) bool {
 	return true
 }
 
-// push queues a change frame for the router. When the queue is full it waits
-// for the writer to make room: a client that keeps reading paces the
-// router, and so the replication stream, instead of being dropped in the
-// middle of a bulk write. A socket whose queue stays full for
-// SlowConsumerGrace is closed as a slow consumer.
-func (c *conn) push(frame []byte) bool {
-	for {
-		c.mu.Lock()
-		if c.closing != nil {
-			c.mu.Unlock()
-			return false
-		}
-		if len(c.queue) == 0 || c.queued+len(frame) <= c.srv.cfg.OutboundQueueBytes {
-			c.queue = append(c.queue, outFrame{frame, false})
-			c.queued += len(frame)
-			c.mu.Unlock()
-			c.signal()
-			return true
-		}
+// pushResult says what became of a change frame offered to a socket.
+type pushResult uint8
+
+const (
+	pushed pushResult = iota
+	pushFull
+	pushClosed
+)
+
+// tryPush queues a change frame unless the queue is full. It never waits:
+// the router calls it under the hub's read lock, where waiting would hold
+// back every join and leave.
+func (c *conn) tryPush(frame []byte) pushResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing != nil {
+		return pushClosed
+	}
+	if len(c.queue) > 0 && c.queued+len(frame) > c.srv.cfg.OutboundQueueBytes {
 		if c.fullSince.IsZero() {
 			c.fullSince = time.Now()
 		}
+		return pushFull
+	}
+	c.queue = append(c.queue, outFrame{frame, false})
+	c.queued += len(frame)
+	c.signal()
+	return pushed
+}
+
+// pushWait queues a change frame, waiting for the writer to make room: a
+// client that keeps reading paces the router, and so the replication
+// stream, instead of being dropped in the middle of a bulk write. A socket
+// whose queue stays full for SlowConsumerGrace is closed as a slow
+// consumer. The router calls it outside the hub's lock.
+func (c *conn) pushWait(frame []byte) bool {
+	for {
+		switch c.tryPush(frame) {
+		case pushed:
+			return true
+		case pushClosed:
+			return false
+		}
+		c.mu.Lock()
 		wait := c.srv.cfg.SlowConsumerGrace - time.Since(c.fullSince)
 		if wait <= 0 {
 			c.closeLocked(reasonSlowConsumer, fmt.Sprintf("slow consumer: more than %d bytes waiting to be sent for %v", c.srv.cfg.OutboundQueueBytes, c.srv.cfg.SlowConsumerGrace))
@@ -190,7 +213,10 @@ func (c *conn) readLoop(ctx context.Context) reason {
 				return reasonIdle
 			case errors.Is(err, context.Canceled):
 				return reasonServerClose
-			case websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
+			case websocket.CloseStatus(err) == websocket.StatusMessageTooBig,
+				// coder/websocket closes with 1009 itself when a frame passes
+				// the read limit, and says so only in the error text.
+				strings.Contains(err.Error(), "read limited at"):
 				return reasonFrameTooBig
 			case websocket.CloseStatus(err) != -1:
 				return reasonClientClose

@@ -30,6 +30,7 @@ type Hub struct {
 	rooms map[roomKey]*room
 
 	// Owned by the Run goroutine.
+	stalled    stalledQueues
 	columns    map[uint32]cachedColumns
 	buf        []byte
 	deliveries []delivery
@@ -93,6 +94,8 @@ func (h *Hub) Route(b replication.Batch) {
 			h.routeV2(&b.Changes[i])
 		}
 		h.mu.RUnlock()
+		// Outside the lock, so joins and leaves go on meanwhile.
+		h.stalled.flush()
 		if h.latency != nil {
 			h.latency.Observe(time.Since(b.Changes[len(b.Changes)-1].CommitTime).Seconds())
 		}
@@ -121,7 +124,7 @@ func (h *Hub) routeChange(ch *replication.Change) {
 			if frames[i] == nil {
 				frames[i] = c.codec.Append(make([]byte, 0, len(payload)+len(m.Topic)+48), m)
 			}
-			if c.push(frames[i]) {
+			if h.stalled.deliver(c, frames[i]) {
 				h.stats.messages.Add(1)
 				h.stats.bytes.Add(int64(len(frames[i])))
 			}
@@ -218,4 +221,46 @@ func (h *Hub) notifyGap() {
 			}
 		}
 	}
+}
+
+// stalledQueues holds the change frames of one Route call for sockets
+// whose queues were full, in order, until the router has released the
+// hub's lock and may wait for them.
+type stalledQueues struct {
+	frames map[*conn][][]byte
+	order  []*conn
+}
+
+// deliver queues frame for c, or keeps it for flush when c's queue is full
+// (or already has frames kept, which must stay in order). It returns false
+// when c is closing.
+func (s *stalledQueues) deliver(c *conn, frame []byte) bool {
+	if kept, ok := s.frames[c]; ok {
+		s.frames[c] = append(kept, frame)
+		return true
+	}
+	switch c.tryPush(frame) {
+	case pushClosed:
+		return false
+	case pushFull:
+		if s.frames == nil {
+			s.frames = map[*conn][][]byte{}
+		}
+		s.frames[c] = [][]byte{frame}
+		s.order = append(s.order, c)
+	}
+	return true
+}
+
+// flush waits for each stalled socket in turn (each at most its grace).
+func (s *stalledQueues) flush() {
+	for _, c := range s.order {
+		for _, f := range s.frames[c] {
+			if !c.pushWait(f) {
+				break
+			}
+		}
+		delete(s.frames, c)
+	}
+	s.order = s.order[:0]
 }

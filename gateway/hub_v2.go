@@ -175,7 +175,7 @@ func (h *Hub) routeV2(ch *replication.Change) {
 		}
 		p = append(p, "]}"...)
 		frame := d.c.codec.Append(nil, phoenix.Message{Topic: d.topic, Event: "postgres_changes", Payload: p})
-		if d.c.push(frame) {
+		if h.stalled.deliver(d.c, frame) {
 			h.stats.messages.Add(1)
 			h.stats.bytes.Add(int64(len(frame)))
 		}

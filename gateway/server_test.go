@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,6 +308,73 @@ func TestRouterWaitsForAReadingClient(t *testing.T) {
 	if d := ts.srv.disconnects[reasonSlowConsumer].Load(); d != 0 {
 		t.Fatalf("%d slow-consumer disconnects of a client that kept reading", d)
 	}
+}
+
+// While routing waits for a full socket, it holds no lock: other sockets
+// join (and get their replies) meanwhile.
+func TestJoinsGoOnWhileRoutingWaits(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.OutboundQueueBytes, c.SlowConsumerGrace = 16<<10, 3*time.Second })
+	slow := dialTinyBuffer(t, ts.url+"/socket/websocket")
+	slow.Write(t.Context(), websocket.MessageText, []byte(`{"topic":"realtime:*","event":"phx_join","payload":{},"ref":"1"}`))
+	time.Sleep(100 * time.Millisecond) // the join is handled
+	// One transaction, far more than the slow socket's kernel buffers and
+	// queue hold: the router waits in the middle of it.
+	big := serviceUpdate("1", "1", "2")
+	for len(big.Changes) < 20000 {
+		big.Changes = append(big.Changes, big.Changes[0])
+	}
+	routed := make(chan struct{})
+	go func() {
+		defer close(routed)
+		ts.hub.Route(big)
+	}()
+	// Join once the router is waiting for the full socket.
+	for !ts.srv.anyQueueFull() {
+		select {
+		case <-routed:
+			t.Fatal("the slow consumer was closed before its queue was seen full")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	other := ts.dial(t, "")
+	joinV1(t, other, "realtime:public:status", "1")
+	select {
+	case <-routed:
+		t.Fatal("the join waited for the slow consumer's grace")
+	default:
+	}
+	<-routed
+}
+
+func (s *Server) anyQueueFull() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.mu.Lock()
+		full := !c.fullSince.IsZero()
+		c.mu.Unlock()
+		if full {
+			return true
+		}
+	}
+	return false
+}
+
+// dialTinyBuffer opens a socket with a tiny kernel receive buffer that
+// never reads, so that its gateway queue fills quickly.
+func dialTinyBuffer(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	dialer := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		c.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return err
+	}}
+	ws, _, err := websocket.Dial(t.Context(), url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return ws
 }
 
 func TestSecureChannels(t *testing.T) {
