@@ -45,7 +45,7 @@ var garbage = []string{
 // floods, bad-token connects and binary garbage, and some never read.
 func TestHostileClientsDoNotHurtAGoodOne(t *testing.T) {
 	t.Parallel()
-	g := startSecure(t, "MAX_FRAME_BYTES=65536", "MAX_JOINS_PER_SECOND=20", "OUTBOUND_QUEUE_BYTES=65536",
+	g := startSecure(t, "MAX_FRAME_BYTES=65536", "MAX_JOINS_PER_SECOND=20", "OUTBOUND_QUEUE_BYTES=262144",
 		"SLOW_CONSUMER_GRACE_MS=200", "EXPOSE_METRICS=true", "LOG_LEVEL=warning")
 	token := hs256(t, jwt.MapClaims{"iss": "supabase", "role": "anon", "exp": time.Now().Add(time.Hour).Unix()}, jwtSecret)
 	good := g.startClientKey(t, "2119", token)
@@ -182,8 +182,8 @@ func TestHostileClientsDoNotHurtAGoodOne(t *testing.T) {
 
 	const rows = 600
 	// Large rows fill the never-read sockets' kernel buffers and then their
-	// queues well within the run (600 × 3 × 4 KB per socket).
-	bigName := strings.Repeat("n", 4000)
+	// queues well within the run (600 × 3 × 6 KB per socket).
+	bigName := strings.Repeat("n", 6000)
 	var writers sync.WaitGroup
 	for w := range 4 {
 		writers.Go(func() {
