@@ -32,6 +32,8 @@ type clientConfig struct {
 type channel struct {
 	Topic  string   `json:"topic"`
 	Events []string `json:"events"`
+	// Params is the join payload, e.g. {"user_token": jwt}.
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // line is one JSON line that v1client.mjs printed.

@@ -13,7 +13,7 @@
 //   {kind:"event",topic,binding,event,ref,payload}   a channel callback fired
 //   {kind:"left",topic} {kind:"leave_timeout",topic}
 // Commands:
-//   {"cmd":"join","topic":"…","events":["UPDATE"]}  {"cmd":"leave","topic":"…"}  {"cmd":"exit"}
+//   {"cmd":"join","topic":"…","events":["UPDATE"],"params":{"user_token":"…"}}  {"cmd":"leave","topic":"…"}  {"cmd":"exit"}
 import readline from 'node:readline';
 import { RealtimeClient } from 'realtime-js-v1';
 
@@ -32,8 +32,8 @@ socket.onMessage((m) => out({ kind: 'frame', topic: m.topic, event: m.event, ref
 
 const channels = new Map();
 
-function join({ topic, events = ['*'] }) {
-  const ch = socket.channel(topic);
+function join({ topic, events = ['*'], params = {} }) {
+  const ch = socket.channel(topic, params);
   for (const binding of events) {
     ch.on(binding, (payload, ref) => out({
       kind: 'event', topic, binding,
