@@ -65,7 +65,10 @@ func TestMatchNullAndLongValues(t *testing.T) {
 	ix := NewIndex[string]()
 	long := strings.Repeat("x", 100)
 	almost := strings.Repeat("é", 99) // 99 characters, 198 bytes
-	ix.Add(mustTopic(t, "realtime:public:t:a=eq."+long), "long")
+	// ParseTopic refuses such a topic; the index still never matches it.
+	longTopic := mustTopic(t, "realtime:public:t:a=eq.x")
+	longTopic.Name, longTopic.Value = "realtime:public:t:a=eq."+long, long
+	ix.Add(longTopic, "long")
 	ix.Add(mustTopic(t, "realtime:public:t:b=eq."+almost), "almost")
 	ix.Add(mustTopic(t, "realtime:public:t:c=eq."), "empty")
 	got := matched(ix, "public", "t", row{{"a", long}, {"b", almost}, {"c", "\x00"}})

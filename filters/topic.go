@@ -3,6 +3,7 @@ package filters
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // TopicPrefix starts every channel topic the gateway serves.
@@ -74,6 +75,10 @@ func ParseTopic(name string) (Topic, error) {
 	}
 	if op != "eq" {
 		return bad(fmt.Sprintf("operator %q is not supported in a topic: v1 topics filter with eq only", op))
+	}
+	if n := utf8.RuneCountInString(value); n >= maxFilterValueLen {
+		// The join would succeed and never deliver anything.
+		return bad(fmt.Sprintf("filter value of %d characters can never match: like the original, topics match values of fewer than %d characters", n, maxFilterValueLen))
 	}
 	t.Column, t.Value = col, value
 	return t, nil

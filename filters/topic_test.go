@@ -71,3 +71,14 @@ func FuzzParseTopic(f *testing.F) {
 		}
 	})
 }
+
+// A filter value the index can never match is refused at parse time.
+func TestTopicFilterValueTooLong(t *testing.T) {
+	if _, err := ParseTopic("realtime:public:t:c=eq." + strings.Repeat("é", 99)); err != nil {
+		t.Fatalf("99 characters: %v", err)
+	}
+	_, err := ParseTopic("realtime:public:t:c=eq." + strings.Repeat("é", 100))
+	if err == nil || !strings.Contains(err.Error(), "never match") {
+		t.Fatalf("100 characters: %v", err)
+	}
+}
