@@ -48,6 +48,9 @@ type cachedColumns struct {
 }
 
 type hubStats struct {
+	channels atomic.Int64
+	// lag is the commit-to-route delay of the last routed transaction (ns).
+	lag      atomic.Int64
 	changes  atomic.Int64
 	messages atomic.Int64
 	bytes    atomic.Int64
@@ -96,8 +99,10 @@ func (h *Hub) Route(b replication.Batch) {
 		h.mu.RUnlock()
 		// Outside the lock, so joins and leaves go on meanwhile.
 		h.stalled.flush()
+		delay := time.Since(b.Changes[len(b.Changes)-1].CommitTime)
+		h.stats.lag.Store(int64(delay))
 		if h.latency != nil {
-			h.latency.Observe(time.Since(b.Changes[len(b.Changes)-1].CommitTime).Seconds())
+			h.latency.Observe(delay.Seconds())
 		}
 		h.stats.changes.Add(int64(len(b.Changes)))
 	}
@@ -158,6 +163,7 @@ func (h *Hub) subscribe(c *conn, ch *channel, then func()) {
 	if ch.room != nil {
 		h.joinRoom(*ch.room, c, ch)
 	}
+	h.stats.channels.Add(1)
 	then()
 }
 
@@ -179,6 +185,7 @@ func (h *Hub) removeLocked(c *conn, ch *channel) {
 		return
 	}
 	ch.removed = true
+	h.stats.channels.Add(-1)
 	if ch.v1 != nil {
 		h.v1.Remove(ch.v1.Name, c)
 	}

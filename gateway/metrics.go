@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,8 +16,8 @@ type metrics struct {
 	registry *prometheus.Registry
 	latency  prometheus.Histogram
 
-	sockets, changes, messages, bytes, disconnects, badFrames, panics, refused *prometheus.Desc
-	live, lag, reconnects, confirmed                                           *prometheus.Desc
+	sockets, channels, changes, messages, bytes, disconnects, badFrames, panics, refused, lagSeconds *prometheus.Desc
+	live, lag, reconnects, confirmed                                                                 *prometheus.Desc
 }
 
 func newMetrics(s *Server) *metrics {
@@ -32,6 +33,8 @@ func newMetrics(s *Server) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 		sockets:     d("sockets", "Open WebSocket connections."),
+		channels:    d("channels", "Joined channels (topics) over all sockets."),
+		lagSeconds:  d("replication_lag_seconds", "Commit-to-routing delay of the last transaction routed: how far behind PostgreSQL the gateway delivers."),
 		changes:     d("changes_total", "Row changes decoded from the replication stream and routed."),
 		messages:    d("messages_sent_total", "Change frames queued for sockets."),
 		bytes:       d("bytes_sent_total", "Bytes of change frames queued for sockets."),
@@ -49,7 +52,7 @@ func newMetrics(s *Server) *metrics {
 }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.sockets, m.changes, m.messages, m.bytes, m.disconnects, m.badFrames,
+	for _, d := range []*prometheus.Desc{m.sockets, m.channels, m.lagSeconds, m.changes, m.messages, m.bytes, m.disconnects, m.badFrames,
 		m.panics, m.refused, m.live, m.lag, m.reconnects, m.confirmed} {
 		ch <- d
 	}
@@ -64,6 +67,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	gauge(m.sockets, float64(s.Sockets()))
+	gauge(m.channels, float64(s.hub.stats.channels.Load()))
+	gauge(m.lagSeconds, time.Duration(s.hub.stats.lag.Load()).Seconds())
 	counter(m.changes, float64(s.hub.stats.changes.Load()))
 	counter(m.messages, float64(s.hub.stats.messages.Load()))
 	counter(m.bytes, float64(s.hub.stats.bytes.Load()))

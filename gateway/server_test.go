@@ -421,7 +421,7 @@ func TestMetrics(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{"realtime_sockets 1", "realtime_changes_total 1", "realtime_messages_sent_total 1",
+	for _, want := range []string{"realtime_sockets 1", "realtime_channels 1", "realtime_replication_lag_seconds", "realtime_changes_total 1", "realtime_messages_sent_total 1",
 		`realtime_disconnects_total{reason="slow_consumer"} 0`, "realtime_commit_to_send_seconds_count 1", "realtime_replication_live 1"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
