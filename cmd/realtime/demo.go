@@ -7,9 +7,11 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgrealtime/realtime/gateway"
 	"github.com/pgrealtime/realtime/test/localpg"
@@ -44,6 +46,16 @@ func demo(ctx context.Context) error {
 		return fmt.Errorf("load status-board schema: %w", err)
 	}
 
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	boardLn, err := listenBoard()
+	if err != nil {
+		return err
+	}
+
 	cfg := gateway.Defaults()
 	cfg.DBHost, cfg.DBPort, cfg.DBName, cfg.DBUser, cfg.DBSSL = "127.0.0.1", cluster.Port, "postgres", "postgres", false
 	cfg.SecureChannels = false
@@ -56,20 +68,33 @@ func demo(ctx context.Context) error {
 		cfg.LogLevel = lvl
 	}
 	log := newLogger(cfg)
+	b := &board{db: pool, gatewayPort: strconv.Itoa(cfg.Port), dsn: dsn, bundle: findSupabaseJS(), log: log.With("component", "board")}
+	var wg sync.WaitGroup
+	defer wg.Wait() // after stopBoard (defers run last-in first-out)
+	boardCtx, stopBoard := context.WithCancel(ctx)
+	defer stopBoard()
+	wg.Go(func() { serveBoard(boardCtx, boardLn, b) })
 	return run(ctx, cfg, log, func(addr string) {
 		_, port, _ := net.SplitHostPort(addr)
+		_, boardPort, _ := net.SplitHostPort(boardLn.Addr().String())
+		client := "supabase-js from " + b.bundle
+		if b.bundle == "" {
+			client = "supabase-js from the jsDelivr CDN (run `npm ci` in test/v2/js for a local copy)"
+		}
 		fmt.Fprintf(os.Stderr, `
 realtime gateway demo is running.
 
+  Status board:                 http://localhost:%[3]s/   (%[4]s)
+  WebSocket (realtime-js 2.x):  createClient('http://localhost:%[1]s', 'any-key')  ->  /realtime/v1/websocket
   WebSocket (realtime-js 1.x):  new RealtimeClient('ws://localhost:%[1]s/socket')
-  topics:                       realtime:public:service:status_id=eq.1 (2, 3), realtime:public:service, realtime:*
+  topics (1.x):                 realtime:public:service:status_id=eq.1 (2, 3), realtime:public:service, realtime:*
   health:                       http://localhost:%[1]s/health
   PostgreSQL:                   %[2]s
 
-Move a job between columns and watch it arrive:
+Move a job between columns and watch the board:
   psql "%[2]s" -c "UPDATE public.service SET status_id = 2 WHERE id = 1"
 
 Ctrl-C stops everything and removes the temporary cluster.
-`, port, dsn)
+`, port, dsn, boardPort, client)
 	})
 }

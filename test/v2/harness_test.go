@@ -42,7 +42,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "skipping realtime-js 2.x tests: node is not installed")
 		return 0
 	}
-	if err := npmCI(jsDir); err != nil {
+	if err := harness.NPMInstall(jsDir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -57,24 +57,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return localpg.Main(m, &suite)
-}
-
-// npmCI installs the pinned clients when node_modules is missing or older
-// than the lockfile, so that `go test ./...` is enough on a fresh machine.
-func npmCI(dir string) error {
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		return err
-	}
-	if mods, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !mods.ModTime().Before(lock.ModTime()) {
-		return nil
-	}
-	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
-	}
-	return nil
 }
 
 func database(t *testing.T, schema string) string { return harness.Database(t, &suite, schema) }
