@@ -29,6 +29,9 @@ type conn struct {
 	log        *slog.Logger
 	// token is the JWT the socket connected with (secure channels only).
 	token string
+	// cork batches the writer's frames into few syscalls (nil in tests
+	// that build a conn without a hijacked connection).
+	cork *corkedConn
 
 	mu      sync.Mutex
 	queue   []outFrame
@@ -317,23 +320,36 @@ func (c *conn) writeLoop(ctx context.Context) {
 		case c.space <- struct{}{}:
 		default:
 		}
+		// One deadline for the batch: with the socket corked, frames only
+		// fill a buffer, and uncork writes them in one go.
+		wctx, cancel := context.WithTimeout(ctx, c.srv.cfg.WriteTimeout)
+		if c.cork != nil {
+			c.cork.cork()
+		}
+		var err error
 		for i, f := range batch {
 			typ := websocket.MessageText
 			if f.binary {
 				typ = websocket.MessageBinary
 			}
-			wctx, cancel := context.WithTimeout(ctx, c.srv.cfg.WriteTimeout)
-			err := c.ws.Write(wctx, typ, f.data)
-			cancel()
-			batch[i] = outFrame{}
-			if err != nil {
-				if ctx.Err() == nil {
-					c.close(reasonWriteError, err.Error())
-					c.log.Debug("write failed", "err", err)
-				}
-				c.ws.CloseNow()
-				return
+			if err == nil {
+				err = c.ws.Write(wctx, typ, f.data)
 			}
+			batch[i] = outFrame{}
+		}
+		if c.cork != nil {
+			if uerr := c.cork.uncork(c.srv.cfg.WriteTimeout); err == nil {
+				err = uerr
+			}
+		}
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				c.close(reasonWriteError, err.Error())
+				c.log.Debug("write failed", "err", err)
+			}
+			c.ws.CloseNow()
+			return
 		}
 		c.mu.Lock()
 		if c.spare == nil {

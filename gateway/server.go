@@ -167,7 +167,8 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	id := s.nextID
 	s.mu.Unlock()
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	cw := &corkingWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		// Like the original (check_origin: false): browsers on any origin may connect.
 		InsecureSkipVerify: true,
 		CompressionMode:    websocket.CompressionDisabled,
@@ -178,6 +179,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(s.cfg.MaxFrameBytes)
 	c := newConn(s, id, ws, codec, token)
+	c.cork = cw.conn
 	if !s.register(c) {
 		ws.Close(websocket.StatusGoingAway, "server is shutting down")
 		return
