@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// client is one benchmark socket. Its reader goroutine owns the counters
+// until closeClients has stopped it.
+type client struct {
+	ws     *websocket.Conn
+	v2     bool
+	key    int // the eq filter's value, or -1 for every row
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	// Owned by the reader.
+	seen      []uint8 // by row index: how many times it arrived
+	latencies []time.Duration
+	bytes     int64
+	received  atomic.Int64
+	err       error
+}
+
+// openClients dials and subscribes every client, 64 at a time.
+func openClients(ctx context.Context, base string, o options) ([]*client, error) {
+	ws := "ws" + strings.TrimPrefix(base, "http")
+	clients := make([]*client, o.sockets)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	errs := make([]error, o.sockets)
+	filtered := int(float64(o.sockets)*o.filtered + 0.5)
+	for i := range clients {
+		c := &client{key: -1, done: make(chan struct{})}
+		if i < filtered {
+			c.key = i % o.keys
+		}
+		switch o.vsn {
+		case "2":
+			c.v2 = true
+		case "mix":
+			c.v2 = i%2 == 1
+		}
+		clients[i] = c
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = c.open(ctx, ws, i)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		closeClients(clients)
+		return nil, err
+	}
+	for _, c := range clients {
+		readCtx, cancel := context.WithCancel(context.Background())
+		c.cancel = cancel
+		go c.read(readCtx)
+	}
+	return clients, nil
+}
+
+func (c *client) open(ctx context.Context, base string, i int) error {
+	vsn, join := "1.0.0", ""
+	topic := "realtime:public:bench"
+	if c.v2 {
+		vsn = "2.0.0"
+		filter := ""
+		if c.key >= 0 {
+			filter = fmt.Sprintf(`,"filter":"k=eq.%d"`, c.key)
+		}
+		join = fmt.Sprintf(`["1","1","realtime:bench-%d","phx_join",{"config":{"postgres_changes":[{"event":"INSERT","schema":"public","table":"bench"%s}]}}]`, i, filter)
+	} else {
+		if c.key >= 0 {
+			topic += ":k=eq." + strconv.Itoa(c.key)
+		}
+		join = fmt.Sprintf(`{"topic":%q,"event":"phx_join","payload":{},"ref":"1"}`, topic)
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(dialCtx, base+"/socket/websocket?apikey=bench&vsn="+vsn, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return fmt.Errorf("socket %d: %w", i, err)
+	}
+	ws.SetReadLimit(16 << 20)
+	c.ws = ws
+	if err := ws.Write(dialCtx, websocket.MessageText, []byte(join)); err != nil {
+		return fmt.Errorf("socket %d join: %w", i, err)
+	}
+	_, reply, err := ws.Read(dialCtx)
+	if err != nil {
+		return fmt.Errorf("socket %d join reply: %w", i, err)
+	}
+	if !bytes.Contains(reply, []byte(`"status":"ok"`)) {
+		return fmt.Errorf("socket %d join refused: %s", i, reply)
+	}
+	return nil
+}
+
+// read counts change frames until ctx ends, and heartbeats so that long
+// runs are not closed as idle.
+func (c *client) read(ctx context.Context) {
+	defer close(c.done)
+	heartbeat := []byte(`{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"hb"}`)
+	if c.v2 {
+		heartbeat = []byte(`[null,"hb","phoenix","heartbeat",{}]`)
+	}
+	go func() {
+		t := time.NewTicker(25 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.ws.Write(ctx, websocket.MessageText, heartbeat)
+			}
+		}
+	}()
+	for {
+		_, data, err := c.ws.Read(ctx)
+		now := time.Now()
+		if err != nil {
+			if ctx.Err() == nil {
+				c.err = err
+			}
+			return
+		}
+		c.bytes += int64(len(data))
+		seq, commit, ok := parseChange(data)
+		if !ok {
+			continue
+		}
+		for int(seq) >= len(c.seen) {
+			c.seen = append(c.seen, make([]uint8, max(1024, len(c.seen)))...)
+		}
+		if c.seen[seq] < 255 {
+			c.seen[seq]++
+		}
+		c.latencies = append(c.latencies, now.Sub(commit))
+		c.received.Add(1)
+	}
+}
+
+// parseChange finds the row index and commit time in a change frame of
+// either serializer without decoding all of it, as a lean client would.
+func parseChange(data []byte) (seq int64, commit time.Time, ok bool) {
+	i := bytes.Index(data, []byte(`"seq":`))
+	j := bytes.Index(data, []byte(`"commit_timestamp":"`))
+	if i < 0 || j < 0 {
+		return 0, time.Time{}, false
+	}
+	rest := data[i+len(`"seq":`):]
+	rest = bytes.TrimPrefix(rest, []byte(`"`))
+	end := bytes.IndexAny(rest, `",}`)
+	if end < 0 {
+		return 0, time.Time{}, false
+	}
+	seq, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+	if err != nil {
+		return 0, time.Time{}, false
+	}
+	ts := data[j+len(`"commit_timestamp":"`):]
+	end = bytes.IndexByte(ts, '"')
+	if end < 0 {
+		return 0, time.Time{}, false
+	}
+	commit, err = time.Parse(time.RFC3339Nano, string(ts[:end]))
+	return seq, commit, err == nil
+}
+
+func closeClients(clients []*client) {
+	for _, c := range clients {
+		if c == nil || c.ws == nil {
+			continue
+		}
+		if c.cancel != nil {
+			c.cancel()
+			<-c.done
+		}
+		c.ws.CloseNow()
+	}
+}
+
+// waitDelivered waits until every client has what it should have, or until
+// timeout passes without progress.
+func waitDelivered(ctx context.Context, clients []*client, w *writes, o options, timeout time.Duration) {
+	want := int64(0)
+	for _, c := range clients {
+		want += int64(w.expected(c.key, o.keys))
+	}
+	last, lastChange := int64(-1), time.Now()
+	for ctx.Err() == nil {
+		got := int64(0)
+		for _, c := range clients {
+			got += c.received.Load()
+		}
+		if got >= want {
+			return
+		}
+		if got != last {
+			last, lastChange = got, time.Now()
+		} else if time.Since(lastChange) > timeout {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

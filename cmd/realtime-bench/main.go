@@ -1,0 +1,80 @@
+// Command realtime-bench measures the gateway end to end: it opens N
+// Phoenix WebSocket clients (vsn 1.0.0 topics and vsn 2.0.0
+// postgres_changes, with and without eq filters), drives M row changes per
+// second into PostgreSQL with a pool of writers, and reports per-message
+// commit-to-receive latency, delivered messages per second, lost and
+// duplicated counts, and the gateway's CPU, RSS and bytes per socket. Beside
+// it, in the same run, it measures how fast PostgreSQL streams a burst of
+// rows to a bare pgoutput consumer and to one gateway socket: the physical
+// limit and how close the gateway gets to it.
+//
+// By default it starts everything itself: a throwaway PostgreSQL from the
+// machine's binaries and the gateway binary built from this module. -db and
+// -gateway use running ones instead.
+//
+//	go run ./cmd/realtime-bench -sockets 100 -rate 1000 -duration 10s
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	sockets  int
+	rate     int
+	batch    int
+	duration time.Duration
+	writers  int
+	filtered float64
+	keys     int
+	vsn      string
+	burst    int
+	idle     bool
+	dbURL    string
+	gateway  string
+	pid      int
+	jsonOut  bool
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.sockets, "sockets", 100, "WebSocket clients")
+	flag.IntVar(&o.rate, "rate", 1000, "row changes per second, in total")
+	flag.IntVar(&o.batch, "batch", 1, "rows per transaction")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long the writers run")
+	flag.IntVar(&o.writers, "writers", 4, "writer connections")
+	flag.Float64Var(&o.filtered, "filtered", 0.5, "share of clients subscribed with an eq filter (the others get every row)")
+	flag.IntVar(&o.keys, "keys", 10, "distinct filter values: a filtered client gets 1/keys of the rows")
+	flag.StringVar(&o.vsn, "vsn", "mix", "client protocol: 1 (topics), 2 (postgres_changes) or mix")
+	flag.IntVar(&o.burst, "burst", 50000, "rows of the one-transaction burst compared with a bare pgoutput consumer (0: skip)")
+	flag.BoolVar(&o.idle, "idle", false, "only hold the sockets subscribed (no writes): report memory per idle socket")
+	flag.StringVar(&o.dbURL, "db", "", "PostgreSQL URL of a running database (default: start a throwaway cluster)")
+	flag.StringVar(&o.gateway, "gateway", "", "base URL of a running gateway, e.g. http://127.0.0.1:4000 (default: build and start one)")
+	flag.IntVar(&o.pid, "gateway-pid", 0, "with -gateway: its process id, for CPU and RSS")
+	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	rep, err := run(ctx, o, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "realtime-bench:", err)
+		os.Exit(1)
+	}
+	if o.jsonOut {
+		rep.writeJSON(os.Stdout)
+	} else {
+		rep.writeTable(os.Stdout)
+	}
+	if rep.Lost > 0 || rep.Duplicated > 0 {
+		os.Exit(2)
+	}
+}

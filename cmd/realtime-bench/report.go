@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report is the outcome of one run, as a table or JSON.
+type report struct {
+	Options map[string]string `json:"options"`
+	Host    string            `json:"host"`
+
+	RowsWritten       int64   `json:"rows_written"`
+	WriteRowsPerSec   float64 `json:"write_rows_per_sec"`
+	Expected          int64   `json:"messages_expected"`
+	Delivered         int64   `json:"messages_delivered"`
+	Lost              int64   `json:"lost"`
+	Duplicated        int64   `json:"duplicated"`
+	DeliveredPerSec   float64 `json:"delivered_msgs_per_sec"`
+	LatencyP50ms      float64 `json:"latency_p50_ms"`
+	LatencyP95ms      float64 `json:"latency_p95_ms"`
+	LatencyP99ms      float64 `json:"latency_p99_ms"`
+	LatencyMaxms      float64 `json:"latency_max_ms"`
+	BytesPerSocket    float64 `json:"bytes_per_socket"`
+	SocketErrors      int     `json:"socket_errors"`
+	GatewayCPUPercent float64 `json:"gateway_cpu_percent"`
+	GatewayRSSMiB     float64 `json:"gateway_rss_mib"`
+	GatewayPeakRSSMiB float64 `json:"gateway_peak_rss_mib"`
+	RSSPerSocketKiB   float64 `json:"rss_per_idle_socket_kib"`
+
+	Bare          *burstResult `json:"bare_pgoutput_burst,omitempty"`
+	Gateway       *burstResult `json:"gateway_burst,omitempty"`
+	GatewayVsBare float64      `json:"gateway_vs_bare,omitempty"`
+}
+
+func (o options) summary() map[string]string {
+	return map[string]string{
+		"sockets": strconv.Itoa(o.sockets), "rate": strconv.Itoa(o.rate), "batch": strconv.Itoa(o.batch),
+		"duration": o.duration.String(), "writers": strconv.Itoa(o.writers), "filtered": fmt.Sprint(o.filtered),
+		"keys": strconv.Itoa(o.keys), "vsn": o.vsn, "burst": strconv.Itoa(o.burst),
+	}
+}
+
+func hostInfo() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, %s/%s, %s", model, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+// addDelivery counts, per client, what it should have received against
+// what it did; the clients' readers must have stopped.
+func (r *report) addDelivery(clients []*client, w *writes, o options) {
+	r.RowsWritten = w.rows
+	r.WriteRowsPerSec = float64(w.rows) / w.took.Seconds()
+	var lat []time.Duration
+	var bytes int64
+	for _, c := range clients {
+		r.Expected += int64(w.expected(c.key, o.keys))
+		for i := range w.rows {
+			want := c.key < 0 || int(i)%o.keys == c.key
+			var n uint8
+			if int(i) < len(c.seen) {
+				n = c.seen[i]
+			}
+			switch {
+			case want && n == 0:
+				r.Lost++
+			case n > 1:
+				r.Duplicated += int64(n - 1)
+			case !want && n > 0:
+				r.Duplicated += int64(n) // delivered to a client whose filter excludes it
+			}
+			r.Delivered += int64(n)
+		}
+		lat = append(lat, c.latencies...)
+		bytes += c.bytes
+		if c.err != nil {
+			r.SocketErrors++
+		}
+	}
+	r.DeliveredPerSec = float64(r.Delivered) / w.took.Seconds()
+	r.BytesPerSocket = float64(bytes) / float64(len(clients))
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	r.LatencyP50ms, r.LatencyP95ms, r.LatencyP99ms = pct(.50), pct(.95), pct(.99)
+	if len(lat) > 0 {
+		r.LatencyMaxms = float64(lat[len(lat)-1].Microseconds()) / 1000
+	}
+}
+
+func (r *report) writeJSON(w io.Writer) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(r)
+}
+
+func (r *report) writeTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, format string, v ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, v...)...) }
+	row("host", "%s", r.Host)
+	o := r.Options
+	row("run", "%s sockets (vsn %s, %s filtered), %s rows/s in transactions of %s, for %s", o["sockets"], o["vsn"], o["filtered"], o["rate"], o["batch"], o["duration"])
+	if r.RowsWritten > 0 {
+		row("rows written", "%d (%.0f/s achieved)", r.RowsWritten, r.WriteRowsPerSec)
+		row("messages", "%d delivered of %d expected: %d lost, %d duplicated", r.Delivered, r.Expected, r.Lost, r.Duplicated)
+		row("delivered", "%.0f msgs/s", r.DeliveredPerSec)
+		row("commit to receive", "p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms", r.LatencyP50ms, r.LatencyP95ms, r.LatencyP99ms, r.LatencyMaxms)
+		row("bytes per socket", "%.0f", r.BytesPerSocket)
+		row("gateway CPU", "%.0f%% of one core", r.GatewayCPUPercent)
+	}
+	row("gateway RSS", "%.1f MiB (peak %.1f MiB)", r.GatewayRSSMiB, r.GatewayPeakRSSMiB)
+	row("RSS per idle socket", "%.1f KiB", r.RSSPerSocketKiB)
+	if r.Bare != nil {
+		row("burst, bare pgoutput", "%d rows in %.3f s: %.0f rows/s", r.Bare.Rows, r.Bare.Seconds, r.Bare.RowsPerSec)
+	}
+	if r.Gateway != nil {
+		row("burst, gateway to a socket", "%d rows in %.3f s: %.0f rows/s (%.0f%% of bare)", r.Gateway.Rows, r.Gateway.Seconds, r.Gateway.RowsPerSec, 100*r.GatewayVsBare)
+	}
+	if r.SocketErrors > 0 {
+		row("socket errors", "%d", r.SocketErrors)
+	}
+	tw.Flush()
+}
