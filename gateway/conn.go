@@ -38,7 +38,13 @@ type conn struct {
 	spare   []outFrame
 	queued  int
 	closing *disconnect
-	wake    chan struct{}
+	// writing is true while a writer goroutine drains the queue. An idle
+	// socket has none: only its reader, which halves its memory.
+	writing bool
+	writers sync.WaitGroup
+	// ctx ends the writers when the socket is done.
+	ctx    context.Context
+	cancel context.CancelFunc
 	// space is signalled when the writer takes the queue, for a router
 	// waiting on a full one.
 	space chan struct{}
@@ -62,13 +68,13 @@ func newConn(srv *Server, id uint64, ws *websocket.Conn, codec phoenix.Codec, to
 	c := &conn{
 		id: id, srv: srv, ws: ws, codec: codec, token: token,
 		log:      srv.log.With("conn_id", id),
-		wake:     make(chan struct{}, 1),
 		space:    make(chan struct{}, 1),
 		channels: map[string]*channel{},
 	}
 	if codec == phoenix.V2 {
 		c.codecIndex = 1
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
 
@@ -88,8 +94,8 @@ func (c *conn) enqueue(frame []byte, binary bool) bool {
 	}
 	c.queue = append(c.queue, outFrame{frame, binary})
 	c.queued += len(frame)
+	c.startWriterLocked()
 	c.mu.Unlock()
-	c.signal()
 	return true
 }
 
@@ -119,7 +125,7 @@ func (c *conn) tryPush(frame []byte) pushResult {
 	}
 	c.queue = append(c.queue, outFrame{frame, false})
 	c.queued += len(frame)
-	c.signal()
+	c.startWriterLocked()
 	return pushed
 }
 
@@ -172,31 +178,32 @@ func (c *conn) closeLocked(r reason, text string) {
 	c.closing = &disconnect{reason: r, text: text}
 	// What is still queued will not be sent: drop it now so memory is freed.
 	c.queue, c.queued = nil, 0
-	c.signal()
+	c.startWriterLocked()
 }
 
-func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// startWriterLocked starts a writer unless one runs. Called with mu held;
+// run() waits for the writers only after closing is set, after which none
+// is started, so no start can race with that wait.
+func (c *conn) startWriterLocked() {
+	if c.writing {
+		return
 	}
+	c.writing = true
+	c.writers.Go(c.drain)
 }
 
-// run serves the socket until it closes. It owns the writer goroutine and
-// waits for it.
+// run serves the socket until it closes. It owns the writer goroutines and
+// waits for them.
 func (c *conn) run() {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { c.writeLoop(ctx) })
-	r := c.readLoop(ctx)
+	r := c.readLoop(c.ctx)
 	c.mu.Lock()
 	if c.closing == nil {
 		c.closing = &disconnect{reason: r}
 	}
 	final := c.closing.reason
 	c.mu.Unlock()
-	cancel()
-	wg.Wait()
+	c.cancel()
+	c.writers.Wait()
 	c.stopExpiries()
 	c.ws.CloseNow()
 	c.srv.hub.unsubscribeAll(c, c.channels)
@@ -295,7 +302,9 @@ func (c *conn) handleBinary(data []byte) {
 	c.userBroadcast(m, ch, bm)
 }
 
-func (c *conn) writeLoop(ctx context.Context) {
+// drain writes the queue until it is empty, then ends; the next frame
+// starts a new writer. After a close request it sends the close frame.
+func (c *conn) drain() {
 	defer func() {
 		if p := recover(); p != nil {
 			c.srv.panics.Add(1)
@@ -303,13 +312,16 @@ func (c *conn) writeLoop(ctx context.Context) {
 			c.ws.CloseNow()
 		}
 	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.wake:
-		}
+	for c.ctx.Err() == nil {
 		c.mu.Lock()
+		if len(c.queue) == 0 && c.closing == nil {
+			c.writing = false
+			if cap(c.spare) > 64 {
+				c.spare = nil // an idle socket keeps no big slice
+			}
+			c.mu.Unlock()
+			return
+		}
 		batch := c.queue
 		c.queue, c.spare = c.spare[:0], nil
 		c.queued = 0
@@ -320,31 +332,8 @@ func (c *conn) writeLoop(ctx context.Context) {
 		case c.space <- struct{}{}:
 		default:
 		}
-		// One deadline for the batch: with the socket corked, frames only
-		// fill a buffer, and uncork writes them in one go.
-		wctx, cancel := context.WithTimeout(ctx, c.srv.cfg.WriteTimeout)
-		if c.cork != nil {
-			c.cork.cork()
-		}
-		var err error
-		for i, f := range batch {
-			typ := websocket.MessageText
-			if f.binary {
-				typ = websocket.MessageBinary
-			}
-			if err == nil {
-				err = c.ws.Write(wctx, typ, f.data)
-			}
-			batch[i] = outFrame{}
-		}
-		if c.cork != nil {
-			if uerr := c.cork.uncork(c.srv.cfg.WriteTimeout); err == nil {
-				err = uerr
-			}
-		}
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
+		if err := c.writeBatch(batch); err != nil {
+			if c.ctx.Err() == nil {
 				c.close(reasonWriteError, err.Error())
 				c.log.Debug("write failed", "err", err)
 			}
@@ -364,6 +353,33 @@ func (c *conn) writeLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// writeBatch writes frames under one deadline: with the socket corked they
+// only fill a buffer, and uncork sends them in one go.
+func (c *conn) writeBatch(batch []outFrame) error {
+	wctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)
+	defer cancel()
+	if c.cork != nil {
+		c.cork.cork()
+	}
+	var err error
+	for i, f := range batch {
+		typ := websocket.MessageText
+		if f.binary {
+			typ = websocket.MessageBinary
+		}
+		if err == nil {
+			err = c.ws.Write(wctx, typ, f.data)
+		}
+		batch[i] = outFrame{}
+	}
+	if c.cork != nil {
+		if uerr := c.cork.uncork(c.srv.cfg.WriteTimeout); err == nil {
+			err = uerr
+		}
+	}
+	return err
 }
 
 // truncateReason keeps a close reason within the 123 bytes a close frame allows.

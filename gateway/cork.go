@@ -57,9 +57,13 @@ func (c *corkedConn) uncork(timeout time.Duration) error {
 	return err
 }
 
+// keptCorkBytes is the most buffer an idle socket keeps between batches:
+// with thousands of sockets, what one burst grew must not stay.
+const keptCorkBytes = 8 << 10
+
 func (c *corkedConn) flushLocked() error {
 	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > corkLimit*2 {
+	if cap(c.buf) > keptCorkBytes {
 		c.buf = nil
 	} else {
 		c.buf = c.buf[:0]
@@ -81,5 +85,7 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = &corkedConn{Conn: nc}
-	return w.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.conn, 4096)), nil
+	// coder/websocket's own write buffer only feeds the cork's, so it can
+	// be small: that is memory every idle socket holds.
+	return w.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.conn, 512)), nil
 }

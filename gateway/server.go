@@ -156,7 +156,14 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, http.StatusServiceUnavailable, fmt.Sprintf("ConnectionRateLimitReached: too many sockets on this gateway (MAX_SOCKETS=%d); retry later", s.cfg.MaxSockets))
 		return
 	}
-	defer s.admitted.Add(-1)
+	// Counted until the socket's reader ends (or this handler, if the
+	// socket never gets that far).
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.admitted.Add(-1)
+		}
+	}()
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -184,9 +191,17 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		ws.Close(websocket.StatusGoingAway, "server is shutting down")
 		return
 	}
-	defer s.unregister(c)
 	c.log.Debug("socket open", "vsn", codec.Vsn(), "remote", r.RemoteAddr)
-	c.run()
+	// The socket's reader runs on a fresh goroutine and the handler
+	// returns: net/http's request goroutine has a deep, grown stack that
+	// every idle socket would keep. The server still owns the reader: it
+	// is registered, and CloseSockets waits for it to unregister.
+	handedOff = true
+	go func() {
+		defer s.admitted.Add(-1)
+		defer s.unregister(c)
+		c.run()
+	}()
 }
 
 func (s *Server) refuse(w http.ResponseWriter, status int, msg string) {
