@@ -2,6 +2,7 @@ package replication
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -249,12 +250,30 @@ func tupleValues(rel *Relation, t *pglogrepl.TupleData) ([]Value, error) {
 		return nil, fmt.Errorf("%s.%s: tuple has %d columns, relation has %d", rel.Schema, rel.Table, len(t.Columns), len(rel.Columns))
 	}
 	vals := make([]Value, len(t.Columns))
+	// One string holds every text value of the tuple and each Value is a
+	// slice of it: one allocation per row instead of one per column.
+	size := 0
+	for _, c := range t.Columns {
+		if c.DataType == pglogrepl.TupleDataTypeText {
+			size += len(c.Data)
+		}
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, c := range t.Columns {
+		if c.DataType == pglogrepl.TupleDataTypeText {
+			b.Write(c.Data)
+		}
+	}
+	all := b.String()
+	off := 0
 	for i, c := range t.Columns {
 		switch c.DataType {
 		case pglogrepl.TupleDataTypeNull:
 			// The zero Value is Null.
 		case pglogrepl.TupleDataTypeText:
-			vals[i] = Value{State: Text, Text: string(c.Data)}
+			vals[i] = Value{State: Text, Text: all[off : off+len(c.Data)]}
+			off += len(c.Data)
 		case pglogrepl.TupleDataTypeToast:
 			vals[i].State = Unchanged
 		default:
