@@ -188,6 +188,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	c := newConn(s, id, ws, codec, token)
 	c.cork = cw.conn
 	if !s.register(c) {
+		c.cancel()
 		ws.Close(websocket.StatusGoingAway, "server is shutting down")
 		return
 	}
