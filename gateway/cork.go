@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -85,7 +87,19 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = &corkedConn{Conn: nc}
-	// coder/websocket's own write buffer only feeds the cork's, so it can
-	// be small: that is memory every idle socket holds.
-	return w.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.conn, 512)), nil
+	// Both buffers are memory every idle socket holds, so they are small:
+	// clients send small frames (a larger read bypasses the buffer), and
+	// the write buffer only feeds the cork's. Bytes net/http had already
+	// read past the request stay first in line.
+	// coder/websocket keeps only what our reader has buffered, so those
+	// bytes are pulled into it now.
+	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), nc), max(512, len(pending)))
+	if len(pending) > 0 {
+		if _, err := r.Peek(len(pending)); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+	}
+	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, 512)), nil
 }
