@@ -16,7 +16,8 @@ type database struct {
 }
 
 // newDatabase creates a fresh database on the suite's cluster, loads
-// testdata/seed.sql and then each of extraSQL.
+// the demo's status-board schema (cmd/realtime/statusboard.sql, the
+// article's) and then each of extraSQL.
 func newDatabase(t *testing.T, extraSQL ...string) *database {
 	t.Helper()
 	url := suite.Database(t)
@@ -26,7 +27,7 @@ func newDatabase(t *testing.T, extraSQL ...string) *database {
 	}
 	// t.Context is already cancelled when cleanups run.
 	t.Cleanup(func() { conn.Close(context.Background()) })
-	seed, err := os.ReadFile(filepath.Join("testdata", "seed.sql"))
+	seed, err := os.ReadFile(filepath.Join("..", "..", "cmd", "realtime", "statusboard.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}

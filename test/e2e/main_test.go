@@ -126,7 +126,7 @@ func raceEnabled() bool {
 	return false
 }
 
-// setup gives a test its own database (seed.sql, then extraSQL) and its own
+// setup gives a test its own database (the status board, then extraSQL) and its own
 // gateway on it. It skips when node or PostgreSQL is missing.
 func setup(t *testing.T, extraSQL ...string) (*database, *gateway) {
 	t.Helper()
