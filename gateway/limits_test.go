@@ -100,3 +100,28 @@ func TestMaxSockets(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// With SLOW_CONSUMER_GRACE_MS=0 a full queue closes the socket at once:
+// one batch far larger than what the socket and its queue hold is routed
+// without waiting, and the socket is closed as a slow consumer.
+func TestZeroGraceClosesAFullSocket(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.OutboundQueueBytes, c.SlowConsumerGrace, c.WriteTimeout = 16<<10, 0, time.Second })
+	slow := dialTinyBuffer(t, ts.url+"/socket/websocket")
+	slow.Write(t.Context(), websocket.MessageText, []byte(`{"topic":"realtime:*","event":"phx_join","payload":{},"ref":"1"}`))
+	for ts.hub.stats.channels.Load() != 1 {
+		time.Sleep(time.Millisecond) // the join is handled
+	}
+	big := serviceUpdate("1", "1", "2")
+	for len(big.Changes) < 20000 {
+		big.Changes = append(big.Changes, big.Changes[0])
+	}
+	ts.hub.Route(big)
+	// The socket is closing; its reason is counted once its goroutines end.
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.srv.disconnects[reasonSlowConsumer].Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the never-reading socket was not closed as a slow consumer")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
