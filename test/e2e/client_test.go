@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pgrealtime/realtime/test/harness"
 )
 
 const (
@@ -67,7 +69,7 @@ type client struct {
 	name   string
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *logBuffer
+	stderr *harness.SyncBuffer
 	lines  chan line     // from the reader goroutine; closed at EOF
 	quit   chan struct{} // stops the reader at cleanup
 	done   chan struct{} // closed when the reader has returned
@@ -95,7 +97,7 @@ func (g *gateway) startClient(t *testing.T, name string, cfg clientConfig) *clie
 	c := &client{
 		name:   name,
 		cmd:    cmd,
-		stderr: &logBuffer{},
+		stderr: &harness.SyncBuffer{},
 		lines:  make(chan line, 4096),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -167,7 +169,7 @@ func (c *client) stop(t *testing.T, stdout *os.File) {
 	stdout.Close() // unblocks the reader if anything still holds the pipe
 	<-c.done
 	if t.Failed() {
-		t.Logf("client %s: last lines:\n%s\nstderr:\n%s", c.name, c.tail(30), c.stderr.tail(16<<10))
+		t.Logf("client %s: last lines:\n%s\nstderr:\n%s", c.name, c.tail(30), c.stderr.Tail(16<<10))
 	}
 }
 

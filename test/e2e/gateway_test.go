@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pgrealtime/realtime/test/harness"
 )
 
 const (
@@ -28,7 +30,7 @@ type gateway struct {
 	url       string // http://127.0.0.1:port
 	socketURL string // ws://127.0.0.1:port/socket, what realtime-js 1.x is given
 	process   *os.Process
-	logs      *logBuffer
+	logs      *harness.SyncBuffer
 
 	exited  chan struct{} // closed when the process has exited
 	waitErr error         // valid once exited is closed
@@ -62,7 +64,7 @@ func startGateway(t *testing.T, dbURL string, extraEnv ...string) *gateway {
 			return g
 		}
 		if attempt == 3 || !strings.Contains(g.logs.String(), "address already in use") {
-			t.Fatalf("%v\ngateway logs:\n%s", err, g.logs.tail(logTail))
+			t.Fatalf("%v\ngateway logs:\n%s", err, g.logs.Tail(logTail))
 		}
 	}
 }
@@ -96,7 +98,7 @@ func launch(t *testing.T, env []string) (*gateway, error) {
 		port:      port,
 		url:       fmt.Sprintf("http://127.0.0.1:%d", port),
 		socketURL: fmt.Sprintf("ws://127.0.0.1:%d/socket", port),
-		logs:      &logBuffer{},
+		logs:      &harness.SyncBuffer{},
 		exited:    make(chan struct{}),
 	}
 	cmd := exec.Command(gatewayBin)
@@ -171,7 +173,7 @@ func (g *gateway) stop(t *testing.T) {
 			t.Errorf("gateway on port %d reported a data race", g.port)
 		}
 		if t.Failed() {
-			t.Logf("gateway on port %d logs:\n%s", g.port, g.logs.tail(logTail))
+			t.Logf("gateway on port %d logs:\n%s", g.port, g.logs.Tail(logTail))
 		}
 	})
 }
@@ -196,31 +198,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// logBuffer collects a process's output; safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// tail is the last n bytes of the output.
-func (l *logBuffer) tail(n int) string {
-	s := l.String()
-	if len(s) <= n {
-		return s
-	}
-	return fmt.Sprintf("[... %d bytes before ...]\n%s", len(s)-n, s[len(s)-n:])
 }

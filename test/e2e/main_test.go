@@ -22,6 +22,7 @@ import (
 	"runtime/debug"
 	"testing"
 
+	"github.com/pgrealtime/realtime/test/harness"
 	"github.com/pgrealtime/realtime/test/localpg"
 )
 
@@ -68,50 +69,19 @@ func run(m *testing.M) int {
 	return localpg.Main(m, &suite)
 }
 
-// installClients runs npm ci in dir when node_modules is missing or older
-// than package-lock.json. The error wraps exec.ErrNotFound when node is not
-// installed.
+// installClients installs the pinned clients with npm ci when needed. The
+// error wraps exec.ErrNotFound when node is not installed.
 func installClients(dir string) error {
 	if _, err := exec.LookPath("node"); err != nil {
 		return err
 	}
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		return err
-	}
-	// npm writes node_modules/.package-lock.json at the end of every install.
-	installed, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
-	if err == nil && !installed.ModTime().Before(lock.ModTime()) {
-		return nil
-	}
-	npm := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-	npm.Dir = dir
-	if out, err := npm.CombinedOutput(); err != nil {
-		return fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
-	}
-	return nil
+	return harness.NPMInstall(dir)
 }
 
-// buildGateway builds ./cmd/realtime into dir. When the tests run under
-// -race the gateway is built with -race too, so races in the gateway show up
-// in the end-to-end runs (startGateway fails the test on a race report).
-func buildGateway(dir string) (string, error) {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "realtime")
-	args := []string{"build", "-o", bin}
-	if raceEnabled() {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "./cmd/realtime")...)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("the gateway does not build (go %v in %s): %v\n%s", args, root, err, out)
-	}
-	return bin, nil
-}
+// buildGateway builds the gateway into dir. When the tests run under -race
+// the gateway is built with -race too, so races in the gateway show up in
+// the end-to-end runs (startGateway fails the test on a race report).
+func buildGateway(dir string) (string, error) { return harness.Build(dir, raceEnabled()) }
 
 func raceEnabled() bool {
 	info, ok := debug.ReadBuildInfo()

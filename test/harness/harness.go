@@ -213,6 +213,15 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
+// Tail is the last n bytes of the output, for failure messages.
+func (s *SyncBuffer) Tail(n int) string {
+	out := s.String()
+	if len(out) <= n {
+		return out
+	}
+	return fmt.Sprintf("[... %d bytes before ...]\n%s", len(out)-n, out[len(out)-n:])
+}
+
 // NPMInstall runs npm ci in dir when node_modules is missing or older than
 // the lockfile, so that `go test ./...` is enough on a fresh machine.
 func NPMInstall(dir string) error {
