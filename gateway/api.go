@@ -66,14 +66,7 @@ func (s *Server) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 		}
 		p = append(p, `,"type":"broadcast"}`...)
 		topic := filters.TopicPrefix + m.Topic
-		out := phoenix.Message{Topic: topic, Event: phoenix.EventBroadcast, Payload: p}
-		var frames [2][]byte
-		s.hub.broadcast(roomKey{private: m.Private, topic: topic}, nil, func(to *conn) ([]byte, bool) {
-			if frames[to.codecIndex] == nil {
-				frames[to.codecIndex] = to.codec.Append(nil, out)
-			}
-			return frames[to.codecIndex], false
-		})
+		s.hub.sendRoom(RoomMessage{Room: RoomRef{Private: m.Private, Topic: topic}, JSON: p}, nil)
 	}
 	w.WriteHeader(http.StatusAccepted)
 }

@@ -14,14 +14,7 @@ func (c *conn) textBroadcast(m phoenix.Message, ch *channel) {
 		c.send(phoenix.ErrorReply(m, fmt.Sprintf("broadcast payload of %d bytes is over the limit of %d bytes", len(m.Payload), c.srv.cfg.MaxBroadcastBytes)))
 		return
 	}
-	out := phoenix.Message{Topic: m.Topic, Event: phoenix.EventBroadcast, Payload: m.Payload}
-	var frames [2][]byte
-	c.srv.hub.broadcast(*ch.room, c, func(to *conn) ([]byte, bool) {
-		if frames[to.codecIndex] == nil {
-			frames[to.codecIndex] = to.codec.Append(nil, out)
-		}
-		return frames[to.codecIndex], false
-	})
+	c.srv.hub.sendRoom(RoomMessage{Room: ch.room.ref(), JSON: m.Payload}, c)
 	if ch.ack {
 		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
 	}
@@ -39,26 +32,11 @@ func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMe
 		c.send(phoenix.ErrorReply(m, "broadcast payload marked JSON is not valid JSON"))
 		return
 	}
-	binFrame, err := phoenix.AppendUserBroadcast(nil, bm.Topic, bm.Event, bm.Metadata, bm.Encoding, bm.Payload)
-	if err != nil {
+	if _, err := phoenix.AppendUserBroadcast(nil, bm.Topic, bm.Event, bm.Metadata, bm.Encoding, bm.Payload); err != nil {
 		c.send(phoenix.ErrorReply(m, err.Error()))
 		return
 	}
-	var jsonFrame []byte
-	if bm.Encoding == phoenix.EncodingJSON {
-		p := []byte(`{"event":`)
-		p = phoenix.AppendString(p, bm.Event)
-		p = append(p, `,"payload":`...)
-		p = append(p, bm.Payload...)
-		p = append(p, `,"type":"broadcast"}`...)
-		jsonFrame = phoenix.V1.Append(nil, phoenix.Message{Topic: bm.Topic, Event: phoenix.EventBroadcast, Payload: p})
-	}
-	c.srv.hub.broadcast(*ch.room, c, func(to *conn) ([]byte, bool) {
-		if to.codec == phoenix.V2 {
-			return binFrame, true
-		}
-		return jsonFrame, false
-	})
+	c.srv.hub.sendRoom(RoomMessage{Room: ch.room.ref(), Binary: &BinaryBroadcast{Event: bm.Event, Metadata: bm.Metadata, Encoding: bm.Encoding, Payload: bm.Payload}}, c)
 	if ch.ack {
 		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
 	}

@@ -148,6 +148,10 @@ func (c *conn) join(m phoenix.Message) {
 		}
 		ch.v1 = &t
 	}
+	if reason := c.watch(ch); reason != "" {
+		c.send(phoenix.ErrorReply(m, reason))
+		return
+	}
 	if old != nil {
 		// A second join of the same topic replaces the first, as in Phoenix.
 		c.untrackExpiry(old)
@@ -169,6 +173,29 @@ func (c *conn) join(m phoenix.Message) {
 	if !exp.IsZero() {
 		c.trackExpiry(ch, exp)
 	}
+}
+
+// watch makes ready what a join needs before it is acknowledged: its room
+// exists, and in a cluster every gateway's changes and broadcasts for it
+// reach this one. It returns why the join cannot go on.
+func (c *conn) watch(ch *channel) string {
+	hub := c.srv.hub
+	if ch.room != nil {
+		hub.holdRoom(*ch.room)
+	}
+	if hub.relay == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
+	defer cancel()
+	if err := hub.relay.Watch(ctx, interestOf(ch)); err != nil {
+		if ch.room != nil {
+			hub.releaseRoom(*ch.room)
+		}
+		c.log.Warn("join refused: cluster unavailable", "topic", ch.name, "err", err)
+		return "ClusterUnavailable: this gateway cannot reach its cluster right now (" + err.Error() + "); retry"
+	}
+	return ""
 }
 
 // prepareConfigJoin reads a realtime-js 2.x join config into ch. It returns

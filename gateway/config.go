@@ -81,6 +81,13 @@ type Config struct {
 	// committed meanwhile are routed (REJOIN_GRACE_MS; default 10 s with a
 	// permanent slot, which kept those changes, and 0 with a temporary one).
 	RejoinGrace time.Duration
+	// ClusterNATSURL turns on clustering (CLUSTER_NATS_URL, off by
+	// default): gateways that share it and the database act as one, one of
+	// them holding the replication slot at a time.
+	ClusterNATSURL string
+	// ClusterName starts the cluster's NATS subjects (CLUSTER_NAME, default
+	// "realtime"), so that clusters can share a NATS server.
+	ClusterName string
 	// IdleTimeout closes a socket that sent nothing for this long (Phoenix: 60 s).
 	IdleTimeout time.Duration
 	// WriteTimeout bounds one write to a socket.
@@ -162,6 +169,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	}
 
 	num("PORT", &c.Port)
+	str("CLUSTER_NATS_URL", &c.ClusterNATSURL)
+	str("CLUSTER_NAME", &c.ClusterName)
 	if v, ok := get("REALTIME_IP_VERSION"); ok {
 		switch strings.ToLower(v) {
 		case "ipv4":

@@ -35,6 +35,9 @@ type Hub struct {
 	buf        []byte
 	deliveries []delivery
 
+	// relay shares rooms and interests with a cluster; nil on a lone gateway.
+	relay Relay
+
 	stats hubStats
 	// latency observes commit-to-queue time per routed change; may be nil.
 	latency interface{ Observe(float64) }
@@ -85,7 +88,7 @@ func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
 // It must only be called from one goroutine at a time.
 func (h *Hub) Route(b replication.Batch) {
 	if b.Gap {
-		h.notifyGap()
+		h.notifyGap(gapMessage)
 	}
 	if len(b.Changes) > 0 {
 		h.mu.RLock()
@@ -195,6 +198,9 @@ func (h *Hub) removeLocked(c *conn, ch *channel) {
 	if ch.room != nil {
 		h.leaveRoom(*ch.room, c)
 	}
+	if h.relay != nil {
+		h.relay.Unwatch(interestOf(ch))
+	}
 }
 
 // unsubscribeAll removes every channel of a closed socket.
@@ -213,15 +219,15 @@ func (h *Hub) unsubscribeAll(c *conn, channels map[string]*channel) {
 // on a new temporary slot, so changes committed in between were not kept.
 const gapMessage = "Replication restarted on a new temporary slot: changes committed while it was disconnected may be missing. Set SLOT_NAME for a permanent slot that keeps them."
 
-// notifyGap sends gapMessage as a system message to every channel with
+// notifyGap sends why as a system message to every channel with
 // postgres_changes bindings. Only clients that lost something hear it.
-func (h *Hub) notifyGap() {
+func (h *Hub) notifyGap(why string) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	h.log.Warn("replication gap: changes may have been lost", "reason", "new temporary slot")
+	h.log.Warn("replication gap: changes may have been lost", "reason", why)
 	for k, r := range h.rooms {
 		sub := strings.TrimPrefix(k.topic, filters.TopicPrefix)
-		p, _ := json.Marshal(map[string]string{"extension": "postgres_changes", "status": "error", "message": gapMessage, "channel": sub})
+		p, _ := json.Marshal(map[string]string{"extension": "postgres_changes", "status": "error", "message": why, "channel": sub})
 		for c, ch := range r.members {
 			if len(ch.subs) > 0 {
 				c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: k.topic, Event: phoenix.EventSystem, Payload: p})

@@ -16,30 +16,66 @@ type roomKey struct {
 	topic   string
 }
 
-// room holds the sockets joined to one topic with a config join, and their
-// presence. Guarded by the hub's mutex.
+// room holds the sockets joined to one topic with a config join, and the
+// presence of the room: this gateway's and, in a cluster, the others'.
+// Guarded by the hub's mutex.
 type room struct {
 	members  map[*conn]*channel
 	presence map[string][]presenceMeta // presence key → metas, in track order
+	// holds counts the channels that hold the room: from before their join
+	// asks the cluster for the room until they leave. Presence from other
+	// gateways that arrives in between has a room to land in.
+	holds int
 }
 
+// presenceMeta is one tracked presence: of local socket c, or (c nil) of
+// the gateway named node.
 type presenceMeta struct {
 	c    *conn
+	node string
 	ref  string
 	meta json.RawMessage // the tracked payload with phx_ref added
 }
 
-func (h *Hub) joinRoom(k roomKey, c *conn, ch *channel) {
+func (k roomKey) ref() RoomRef { return RoomRef{Private: k.private, Topic: k.topic} }
+
+// holdRoom makes room k exist until a matching releaseRoom.
+func (h *Hub) holdRoom(k roomKey) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	r := h.rooms[k]
 	if r == nil {
 		r = &room{members: map[*conn]*channel{}, presence: map[string][]presenceMeta{}}
 		h.rooms[k] = r
 	}
-	r.members[c] = ch
+	r.holds++
 }
 
-// leaveRoom removes c and its presence; other members get a presence_diff
-// with the leaves. Called with the write lock held.
+// releaseRoom undoes a holdRoom whose channel never joined.
+func (h *Hub) releaseRoom(k roomKey) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.releaseRoomLocked(k)
+}
+
+func (h *Hub) releaseRoomLocked(k roomKey) {
+	r := h.rooms[k]
+	if r == nil {
+		return
+	}
+	if r.holds--; r.holds <= 0 {
+		delete(h.rooms, k)
+	}
+}
+
+// joinRoom adds a member to a room its channel holds.
+func (h *Hub) joinRoom(k roomKey, c *conn, ch *channel) {
+	h.rooms[k].members[c] = ch
+}
+
+// leaveRoom removes c and its presence; other members, here and on the
+// other gateways, get a presence_diff with the leaves. Called with the
+// write lock held.
 func (h *Hub) leaveRoom(k roomKey, c *conn) {
 	r := h.rooms[k]
 	if r == nil {
@@ -49,10 +85,9 @@ func (h *Hub) leaveRoom(k roomKey, c *conn) {
 	leaves := r.untrack(c, "")
 	if len(leaves) > 0 {
 		h.presenceDiff(k.topic, r, nil, leaves)
+		h.sharePresence(k, nil, leaves)
 	}
-	if len(r.members) == 0 {
-		delete(h.rooms, k)
-	}
+	h.releaseRoomLocked(k)
 }
 
 // untrack removes c's metas (under key, or every key when key is "") and
@@ -174,7 +209,9 @@ func (h *Hub) track(k roomKey, c *conn, key string, payload json.RawMessage) err
 	}
 	nm := presenceMeta{c: c, ref: ref, meta: meta}
 	r.presence[key] = append(r.presence[key], nm)
-	h.presenceDiff(k.topic, r, map[string][]presenceMeta{key: {nm}}, leaves)
+	joins := map[string][]presenceMeta{key: {nm}}
+	h.presenceDiff(k.topic, r, joins, leaves)
+	h.sharePresence(k, joins, leaves)
 	return nil
 }
 
@@ -187,6 +224,7 @@ func (h *Hub) untrack(k roomKey, c *conn) {
 	}
 	if leaves := r.untrack(c, ""); len(leaves) > 0 {
 		h.presenceDiff(k.topic, r, nil, leaves)
+		h.sharePresence(k, nil, leaves)
 	}
 }
 

@@ -203,3 +203,22 @@ func (c *catalog) typeName(ctx context.Context, oid uint32) (string, error) {
 	}
 	return name, nil
 }
+
+// Catalog answers join-time table lookups without a replication stream, for
+// a gateway that receives its changes from another one (a cluster node that
+// does not hold the slot). It keeps the same two-second cache as a Stream.
+type Catalog struct{ c *catalog }
+
+// NewCatalog returns a catalog of the database at connString whose answers
+// say whether one of publications covers a table. It connects on first use.
+func NewCatalog(connString string, publications []string) *Catalog {
+	return &Catalog{c: newCatalog(connString, publications)}
+}
+
+// Table describes a table. Safe from any goroutine until Close.
+func (c *Catalog) Table(ctx context.Context, schema, table string) (TableInfo, error) {
+	return c.c.table(ctx, schema, table)
+}
+
+// Close closes the catalog's connections; later calls to Table fail.
+func (c *Catalog) Close() { c.c.close() }

@@ -155,6 +155,15 @@ type Batch struct {
 	CommitLSN pglogrepl.LSN
 	// CommitTime is the transaction's commit time.
 	CommitTime time.Time
+	// FinalLSN is the LSN of the transaction's commit record, known from its
+	// BEGIN, so set on every batch of a transaction. With First it places each
+	// change in a total order: (FinalLSN, First+i) grows with every change the
+	// stream hands out, across reconnects and slots. Consumers that see one
+	// stream through several paths (a cluster's failover) drop what they
+	// have already seen by it.
+	FinalLSN pglogrepl.LSN
+	// First is the index within its transaction of the batch's first change.
+	First int
 	// Gap is true on the first batch delivered after the stream had to start
 	// from a new replication slot although an earlier slot had been streaming:
 	// a temporary slot recreated after a reconnect, or a slot dropped because

@@ -204,6 +204,8 @@ func (ss *session) begin(m message) {
 		ss.s.log.Warn("a transaction handed out in part before the reconnect was not sent again",
 			logSlot, ss.slot.name, logLSN, pos.partialFinal.String(), "changes_handed", pos.partialCount)
 		ss.s.markGap()
+		// Counted from zero again: this transaction's batches are its own.
+		pos.partialFinal, pos.partialCount = 0, 0
 	}
 }
 
@@ -223,7 +225,7 @@ func (ss *session) add(ctx context.Context, out chan<- Batch, changes []Change) 
 	// Hand out a full batch only when one more change arrives, so that the
 	// commit batch of a transaction is never empty when it has changes.
 	for len(ss.pending) > size {
-		b := Batch{Changes: ss.pending[:size:size]}
+		b := Batch{Changes: ss.pending[:size:size], FinalLSN: ss.final, First: ss.s.pos.partialCount}
 		rest := append(make([]Change, 0, min(size, 64)), ss.pending[size:]...)
 		if err := ss.hand(ctx, out, b); err != nil {
 			return err
@@ -244,7 +246,7 @@ func (ss *session) commit(ctx context.Context, out chan<- Batch, m message) erro
 		ss.pending = ss.pending[:0]
 		return nil
 	}
-	b := Batch{Changes: ss.pending, Commit: true, CommitLSN: m.endLSN, CommitTime: m.commitTime}
+	b := Batch{Changes: ss.pending, Commit: true, CommitLSN: m.endLSN, CommitTime: m.commitTime, FinalLSN: ss.final, First: pos.partialCount}
 	ss.pending = nil
 	if err := ss.hand(ctx, out, b); err != nil {
 		return err

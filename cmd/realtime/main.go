@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pgrealtime/realtime/cluster"
 	"github.com/pgrealtime/realtime/gateway"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -88,49 +89,72 @@ func newLogger(cfg gateway.Config) *slog.Logger {
 // close sockets with 1001, stop replication after a final confirm. ready, if
 // not nil, is called with the listening address once the server accepts.
 func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(addr string)) error {
-	stream, err := replication.New(replication.Config{
+	replCfg := replication.Config{
 		ConnString:    cfg.ConnString(),
 		Publications:  cfg.Publications,
 		SlotName:      cfg.SlotName,
 		TemporarySlot: cfg.TemporarySlot,
 		MaxLagMB:      cfg.MaxLagMB,
 		Logger:        log.With("component", "replication"),
-	})
-	if err != nil {
-		return err
 	}
-	hub := gateway.NewHub(log.With("component", "hub"), stream.Confirm)
-	srv, err := gateway.NewServer(cfg, log.With("component", "server"), hub, stream)
-	if err != nil {
-		return err
+	replCtx, stopRepl := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRepl()
+	var wg sync.WaitGroup
+	var srv *gateway.Server
+	var status func() replication.Status
+	if cfg.ClusterNATSURL != "" {
+		// The slot holder confirms what NATS acknowledged, not the hub.
+		hub := gateway.NewHub(log.With("component", "hub"), nil)
+		node, err := cluster.New(cluster.Config{
+			NATSURL: cfg.ClusterNATSURL, Prefix: cfg.ClusterName, Replication: replCfg,
+			RejoinGrace: cfg.RejoinGrace, Logger: log.With("component", "cluster"),
+		}, hub)
+		if err != nil {
+			return err
+		}
+		hub.SetRelay(node)
+		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, node); err != nil {
+			return err
+		}
+		status = node.Status
+		wg.Go(func() { node.Run(replCtx) })
+	} else {
+		stream, err := replication.New(replCfg)
+		if err != nil {
+			return err
+		}
+		hub := gateway.NewHub(log.With("component", "hub"), stream.Confirm)
+		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, stream); err != nil {
+			return err
+		}
+		status = stream.Status
+		batches := make(chan replication.Batch, 16)
+		wg.Go(func() { stream.Run(replCtx, batches) })
+		wg.Go(func() {
+			if cfg.RejoinGrace > 0 {
+				// The permanent slot keeps what was committed while we were
+				// down; give clients time to rejoin before routing it.
+				log.Info("holding changes while clients reconnect", "grace", cfg.RejoinGrace)
+				select {
+				case <-time.After(cfg.RejoinGrace):
+				case <-replCtx.Done():
+					return
+				}
+			}
+			hub.Run(replCtx, batches)
+		})
 	}
 	ln, err := net.Listen(cfg.Listen())
 	if err != nil {
+		stopRepl()
+		wg.Wait()
 		return err
 	}
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
-	replCtx, stopRepl := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopRepl()
-	batches := make(chan replication.Batch, 16)
-	var wg sync.WaitGroup
-	wg.Go(func() { stream.Run(replCtx, batches) })
-	wg.Go(func() {
-		if cfg.RejoinGrace > 0 {
-			// The permanent slot keeps what was committed while we were
-			// down; give clients time to rejoin before routing it.
-			log.Info("holding changes while clients reconnect", "grace", cfg.RejoinGrace)
-			select {
-			case <-time.After(cfg.RejoinGrace):
-			case <-replCtx.Done():
-				return
-			}
-		}
-		hub.Run(replCtx, batches)
-	})
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- httpSrv.Serve(ln) })
-	log.Info("realtime gateway listening", "addr", ln.Addr().String(), "slot", cfg.SlotName, "publications", cfg.Publications, "secure_channels", cfg.SecureChannels)
+	log.Info("realtime gateway listening", "addr", ln.Addr().String(), "slot", cfg.SlotName, "publications", cfg.Publications, "secure_channels", cfg.SecureChannels, "cluster", cfg.ClusterNATSURL != "")
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -152,7 +176,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	}
 	stopRepl()
 	wg.Wait()
-	log.Info("stopped", "confirmed_lsn", stream.Status().ConfirmedLSN.String())
+	log.Info("stopped", "confirmed_lsn", status().ConfirmedLSN.String())
 	return runErr
 }
 

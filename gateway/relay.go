@@ -1,0 +1,304 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/phoenix"
+)
+
+// Relay shares one gateway's traffic with the other gateways of a cluster:
+// it brings in the changes and room messages the local channels need, and
+// carries out the broadcasts and presence made here. The cluster package
+// implements it; a single gateway has none.
+type Relay interface {
+	// Watch returns once everything published by other gateways from now on
+	// for the interest's tables and room reaches this gateway, so that a
+	// join acknowledged after it misses nothing.
+	Watch(ctx context.Context, in Interest) error
+	// Unwatch ends one Watch. It must not block: the hub calls it under its lock.
+	Unwatch(in Interest)
+	// PublishRoom sends a broadcast made on this gateway to the others.
+	PublishRoom(m RoomMessage)
+	// PublishPresence sends a change of this gateway's presence in a room.
+	PublishPresence(p PresenceDiff)
+}
+
+// Interest is what one channel needs from the cluster.
+type Interest struct {
+	// Tables are the tables whose changes the channel may match: Schema or
+	// Table is filters.Wildcard for any.
+	Tables []TableRef
+	// Room is the channel's broadcast and presence room, if it has one.
+	Room *RoomRef
+}
+
+// TableRef names a table, or with wildcards a set of them.
+type TableRef struct{ Schema, Table string }
+
+// RoomRef names a room: public and private channels of one topic differ.
+type RoomRef struct {
+	Private bool   `json:"private,omitempty"`
+	Topic   string `json:"topic"`
+}
+
+// RoomMessage is a broadcast in a form every gateway can deliver.
+type RoomMessage struct {
+	Room RoomRef `json:"room"`
+	// JSON is the payload of a JSON broadcast push ({"event","payload","type"}).
+	JSON json.RawMessage `json:"json,omitempty"`
+	// Binary is a user broadcast sent in a binary frame (vsn 2.0.0).
+	Binary *BinaryBroadcast `json:"binary,omitempty"`
+}
+
+// BinaryBroadcast is the content of a binary user broadcast.
+type BinaryBroadcast struct {
+	Event    string `json:"event"`
+	Metadata []byte `json:"metadata,omitempty"`
+	Encoding byte   `json:"encoding"`
+	Payload  []byte `json:"payload"`
+}
+
+// PresenceDiff is one gateway's presence joins and leaves in a room.
+type PresenceDiff struct {
+	Room RoomRef `json:"room"`
+	// Node is the gateway the presences live on.
+	Node string `json:"node"`
+	// Full says Joins is all of Node's presence in the room: what is not in
+	// it has left. Gateways send it to a gateway that just joined the room.
+	Full   bool            `json:"full,omitempty"`
+	Joins  []PresenceEntry `json:"joins,omitempty"`
+	Leaves []PresenceEntry `json:"leaves,omitempty"`
+}
+
+// PresenceEntry is one tracked presence: its key, its phx_ref and its meta
+// (the tracked payload with phx_ref in it).
+type PresenceEntry struct {
+	Key  string          `json:"key"`
+	Ref  string          `json:"ref"`
+	Meta json.RawMessage `json:"meta,omitempty"`
+}
+
+// SetRelay connects the hub to a cluster. Call it before serving.
+func (h *Hub) SetRelay(r Relay) { h.relay = r }
+
+// interestOf is what ch needs from other gateways.
+func interestOf(ch *channel) Interest {
+	var in Interest
+	if ch.v1 != nil {
+		in.Tables = append(in.Tables, TableRef{Schema: ch.v1.Schema, Table: tableOrWildcard(ch.v1.Table)})
+	}
+	for _, s := range ch.subs {
+		in.Tables = append(in.Tables, TableRef{Schema: s.b.schema, Table: tableOrWildcard(s.b.table)})
+	}
+	if ch.room != nil {
+		in.Room = &RoomRef{Private: ch.room.private, Topic: ch.room.topic}
+	}
+	return in
+}
+
+func tableOrWildcard(t string) string {
+	if t == "" {
+		return filters.Wildcard
+	}
+	return t
+}
+
+// DeliverRoom hands a broadcast from another gateway to the local members
+// of its room.
+func (h *Hub) DeliverRoom(m RoomMessage) {
+	h.deliverRoom(m, nil)
+}
+
+// sendRoom delivers a broadcast made on this gateway (from is the sender's
+// socket, or nil for the HTTP API) and shares it with the cluster.
+func (h *Hub) sendRoom(m RoomMessage, from *conn) {
+	h.deliverRoom(m, from)
+	if h.relay != nil {
+		h.relay.PublishRoom(m)
+	}
+}
+
+func (h *Hub) deliverRoom(m RoomMessage, from *conn) {
+	k := roomKey{private: m.Room.Private, topic: m.Room.Topic}
+	if b := m.Binary; b != nil {
+		binFrame, err := phoenix.AppendUserBroadcast(nil, m.Room.Topic, b.Event, b.Metadata, b.Encoding, b.Payload)
+		if err != nil {
+			return // checked by the sender
+		}
+		var jsonFrame []byte
+		if b.Encoding == phoenix.EncodingJSON {
+			p := []byte(`{"event":`)
+			p = phoenix.AppendString(p, b.Event)
+			p = append(p, `,"payload":`...)
+			p = append(p, b.Payload...)
+			p = append(p, `,"type":"broadcast"}`...)
+			jsonFrame = phoenix.V1.Append(nil, phoenix.Message{Topic: m.Room.Topic, Event: phoenix.EventBroadcast, Payload: p})
+		}
+		// vsn 1.0.0 sockets cannot receive a binary payload: those get
+		// nothing for one.
+		h.broadcast(k, from, func(to *conn) ([]byte, bool) {
+			if to.codec == phoenix.V2 {
+				return binFrame, true
+			}
+			return jsonFrame, false
+		})
+		return
+	}
+	out := phoenix.Message{Topic: m.Room.Topic, Event: phoenix.EventBroadcast, Payload: m.JSON}
+	var frames [2][]byte
+	h.broadcast(k, from, func(to *conn) ([]byte, bool) {
+		if frames[to.codecIndex] == nil {
+			frames[to.codecIndex] = to.codec.Append(nil, out)
+		}
+		return frames[to.codecIndex], false
+	})
+}
+
+// sharePresence tells the cluster about a change of local presence. It runs
+// under the hub's write lock, so the cluster hears a room's changes in the
+// order its members did.
+func (h *Hub) sharePresence(k roomKey, joins, leaves map[string][]presenceMeta) {
+	if h.relay == nil {
+		return
+	}
+	h.relay.PublishPresence(PresenceDiff{Room: k.ref(), Joins: presenceEntries(joins, false), Leaves: presenceEntries(leaves, true)})
+}
+
+func presenceEntries(metas map[string][]presenceMeta, refOnly bool) []PresenceEntry {
+	var out []PresenceEntry
+	for key, ms := range metas {
+		for _, m := range ms {
+			if m.c == nil {
+				continue // another gateway's: that gateway speaks for it
+			}
+			e := PresenceEntry{Key: key, Ref: m.ref}
+			if !refOnly {
+				e.Meta = m.meta
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// SharePresence sends this gateway's whole presence in a room to the
+// cluster, for a gateway that has just started watching the room. It runs
+// under the hub's lock, so no later diff can overtake it.
+func (h *Hub) SharePresence(ref RoomRef) {
+	if h.relay == nil {
+		return
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	r := h.rooms[roomKey{private: ref.Private, topic: ref.Topic}]
+	if r == nil {
+		return
+	}
+	joins := presenceEntries(r.presence, false)
+	if len(joins) == 0 {
+		return
+	}
+	h.relay.PublishPresence(PresenceDiff{Room: ref, Full: true, Joins: joins})
+}
+
+// ApplyPresence takes another gateway's presence change for a room that
+// has channels here, and tells the local members what joined and left.
+func (h *Hub) ApplyPresence(p PresenceDiff) {
+	if p.Node == "" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := roomKey{private: p.Room.Private, topic: p.Room.Topic}
+	r := h.rooms[k]
+	if r == nil {
+		return
+	}
+	gone := map[string]bool{}
+	for _, l := range p.Leaves {
+		gone[l.Ref] = true
+	}
+	if p.Full {
+		kept := map[string]bool{}
+		for _, j := range p.Joins {
+			kept[j.Ref] = true
+		}
+		for _, ms := range r.presence {
+			for _, m := range ms {
+				if m.c == nil && m.node == p.Node && !kept[m.ref] {
+					gone[m.ref] = true
+				}
+			}
+		}
+	}
+	leaves := r.removeRemote(func(m presenceMeta) bool { return m.node == p.Node && gone[m.ref] })
+	var joins map[string][]presenceMeta
+	for _, j := range p.Joins {
+		if r.hasRemote(p.Node, j.Ref) || !json.Valid(j.Meta) {
+			continue
+		}
+		if joins == nil {
+			joins = map[string][]presenceMeta{}
+		}
+		m := presenceMeta{node: p.Node, ref: j.Ref, meta: j.Meta}
+		r.presence[j.Key] = append(r.presence[j.Key], m)
+		joins[j.Key] = append(joins[j.Key], m)
+	}
+	if len(joins) > 0 || len(leaves) > 0 {
+		h.presenceDiff(k.topic, r, joins, leaves)
+	}
+}
+
+// ForgetNode drops the presence of a gateway that left the cluster or
+// stopped answering, and tells the local members.
+func (h *Hub) ForgetNode(node string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, r := range h.rooms {
+		if leaves := r.removeRemote(func(m presenceMeta) bool { return m.node == node }); len(leaves) > 0 {
+			h.presenceDiff(k.topic, r, nil, leaves)
+		}
+	}
+}
+
+func (r *room) hasRemote(node, ref string) bool {
+	for _, ms := range r.presence {
+		for _, m := range ms {
+			if m.c == nil && m.node == node && m.ref == ref {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// removeRemote removes the other gateways' metas that drop selects and
+// returns them grouped by key.
+func (r *room) removeRemote(drop func(presenceMeta) bool) map[string][]presenceMeta {
+	var left map[string][]presenceMeta
+	for key, ms := range r.presence {
+		kept := ms[:0]
+		for _, m := range ms {
+			if m.c == nil && drop(m) {
+				if left == nil {
+					left = map[string][]presenceMeta{}
+				}
+				left[key] = append(left[key], m)
+			} else {
+				kept = append(kept, m)
+			}
+		}
+		if len(kept) == 0 {
+			delete(r.presence, key)
+		} else {
+			r.presence[key] = kept
+		}
+	}
+	return left
+}
+
+// NotifyGap tells every channel with postgres_changes bindings that changes
+// may be missing, and why.
+func (h *Hub) NotifyGap(why string) { h.notifyGap(why) }
