@@ -277,26 +277,7 @@ func (r *room) hasRemote(node, ref string) bool {
 // removeRemote removes the other gateways' metas that drop selects and
 // returns them grouped by key.
 func (r *room) removeRemote(drop func(presenceMeta) bool) map[string][]presenceMeta {
-	var left map[string][]presenceMeta
-	for key, ms := range r.presence {
-		kept := ms[:0]
-		for _, m := range ms {
-			if m.c == nil && drop(m) {
-				if left == nil {
-					left = map[string][]presenceMeta{}
-				}
-				left[key] = append(left[key], m)
-			} else {
-				kept = append(kept, m)
-			}
-		}
-		if len(kept) == 0 {
-			delete(r.presence, key)
-		} else {
-			r.presence[key] = kept
-		}
-	}
-	return left
+	return r.remove(func(_ string, m presenceMeta) bool { return m.c == nil && drop(m) })
 }
 
 // NotifyGap tells every channel with postgres_changes bindings that changes

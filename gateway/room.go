@@ -93,14 +93,16 @@ func (h *Hub) leaveRoom(k roomKey, c *conn) {
 // untrack removes c's metas (under key, or every key when key is "") and
 // returns them grouped by key.
 func (r *room) untrack(c *conn, key string) map[string][]presenceMeta {
+	return r.remove(func(k string, m presenceMeta) bool { return m.c == c && (key == "" || k == key) })
+}
+
+// remove removes the metas drop selects and returns them grouped by key.
+func (r *room) remove(drop func(key string, m presenceMeta) bool) map[string][]presenceMeta {
 	var left map[string][]presenceMeta
 	for k, metas := range r.presence {
-		if key != "" && k != key {
-			continue
-		}
 		kept := metas[:0]
 		for _, m := range metas {
-			if m.c == c {
+			if drop(k, m) {
 				if left == nil {
 					left = map[string][]presenceMeta{}
 				}
