@@ -32,9 +32,11 @@ func startNATS(t *testing.T) string {
 func startCluster(t *testing.T, dbURL string, n int) ([]gateway, int) {
 	t.Helper()
 	natsURL := startNATS(t)
+	// Slots belong to the whole PostgreSQL cluster, not one database.
+	slot := fmt.Sprintf("cluster_%d", time.Now().UnixNano())
 	nodes := make([]gateway, n)
 	for i := range nodes {
-		nodes[i] = startGateway(t, dbURL, "CLUSTER_NATS_URL="+natsURL, "SLOT_NAME=cluster_slot", "REJOIN_GRACE_MS=0")
+		nodes[i] = startGateway(t, dbURL, "CLUSTER_NATS_URL="+natsURL, "SLOT_NAME="+slot, "REJOIN_GRACE_MS=0")
 	}
 	return nodes, slotHolder(t, nodes, -1)
 }
