@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -167,24 +168,12 @@ func (d *runDecoder) decode(msg []byte) (run, error) {
 
 // relation returns the known *Relation when its shape is unchanged.
 func (d *runDecoder) relation(id uint32, schema, table string, identity byte, cols []replication.Column) *replication.Relation {
-	if old := d.rels[id]; old != nil && old.Schema == schema && old.Table == table && old.ReplicaIdentity == identity && sameColumns(old.Columns, cols) {
+	if old := d.rels[id]; old != nil && old.Schema == schema && old.Table == table && old.ReplicaIdentity == identity && slices.Equal(old.Columns, cols) {
 		return old
 	}
 	rel := replication.NewRelation(id, schema, table, identity, cols)
 	d.rels[id] = rel
 	return rel
-}
-
-func sameColumns(a, b []replication.Column) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // reader reads a message; the first error sticks and later reads return

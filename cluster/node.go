@@ -155,9 +155,6 @@ func defaultNodeID() string {
 	return host + "-" + hex.EncodeToString(b[:])
 }
 
-// ID is the node's name in the cluster.
-func (n *Node) ID() string { return n.cfg.NodeID }
-
 func (n *Node) signalLost(why string) {
 	select {
 	case n.lost <- why:
