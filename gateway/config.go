@@ -88,6 +88,12 @@ type Config struct {
 	// ClusterName starts the cluster's NATS subjects (CLUSTER_NAME, default
 	// "realtime"), so that clusters can share a NATS server.
 	ClusterName string
+	// ShutdownDrain bounds how long a graceful shutdown (SIGTERM) lets
+	// sockets write what they were already handed before closing them
+	// (SHUTDOWN_DRAIN_MS, default 3 s: well inside the 10 s Docker and
+	// Kubernetes wait before SIGKILL). A socket still behind then is
+	// closed without the rest; every other socket gets all of it.
+	ShutdownDrain time.Duration
 	// IdleTimeout closes a socket that sent nothing for this long (Phoenix: 60 s).
 	IdleTimeout time.Duration
 	// WriteTimeout bounds one write to a socket.
@@ -116,6 +122,7 @@ func Defaults() Config {
 		OutboundQueueBytes:   4 << 20,
 		MaxBroadcastBytes:    3_000_000,
 		SlowConsumerGrace:    2 * time.Second,
+		ShutdownDrain:        3 * time.Second,
 		IdleTimeout:          60 * time.Second,
 		WriteTimeout:         10 * time.Second,
 	}
@@ -223,6 +230,11 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	num("SLOW_CONSUMER_GRACE_MS", &slow)
 	if slow >= 0 {
 		c.SlowConsumerGrace = time.Duration(slow) * time.Millisecond
+	}
+	drain := -1
+	num("SHUTDOWN_DRAIN_MS", &drain)
+	if drain >= 0 {
+		c.ShutdownDrain = time.Duration(drain) * time.Millisecond
 	}
 	grace := -1
 	num("REJOIN_GRACE_MS", &grace)

@@ -236,8 +236,10 @@ func (s *Server) unregister(c *conn) {
 
 func (s *Server) countDisconnect(r reason) { s.disconnects[r].Add(1) }
 
-// CloseSockets closes every socket with 1001 "going away" and waits until all
-// are gone or ctx ends. New sockets are refused from now on.
+// CloseSockets closes every socket with 1001 "going away" once it has
+// written what it was handed, and waits until all are gone. When ctx ends
+// first, the sockets still open are closed at once, without the rest.
+// New sockets are refused from now on.
 func (s *Server) CloseSockets(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
@@ -261,8 +263,18 @@ func (s *Server) CloseSockets(ctx context.Context) error {
 	case <-drained:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("close sockets: %d still open: %w", s.Sockets(), ctx.Err())
 	}
+	s.mu.Lock()
+	behind := len(s.conns)
+	for c := range s.conns {
+		c.cancel() // ends its reader and writers; they unregister it
+	}
+	s.mu.Unlock()
+	select {
+	case <-drained:
+	case <-time.After(time.Second):
+	}
+	return fmt.Errorf("%d sockets were still writing when the drain ended: %w", behind, ctx.Err())
 }
 
 // Sockets returns the number of open sockets.

@@ -66,6 +66,19 @@ func newCounter(t *testing.T) *counter { return &counter{t: t, seen: map[int64]i
 // connect dials the gateway (retrying while it starts) and joins topic.
 func (c *counter) connect(port int, topic string) {
 	c.t.Helper()
+	c.connectWith(port, topic, map[string]any{})
+}
+
+// changesConfig is the join payload of a postgres_changes channel on every
+// INSERT of table, as realtime-js 2.x sends it.
+func changesConfig(table string) map[string]any {
+	return map[string]any{"config": map[string]any{"postgres_changes": []any{
+		map[string]any{"event": "INSERT", "schema": "public", "table": table}}}}
+}
+
+// connectWith dials and joins topic with the given join payload.
+func (c *counter) connectWith(port int, topic string, payload map[string]any) {
+	c.t.Helper()
 	url := fmt.Sprintf("ws://127.0.0.1:%d/socket/websocket?vsn=1.0.0", port)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -80,7 +93,7 @@ func (c *counter) connect(port int, topic string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	c.ws.SetReadLimit(-1)
-	join, _ := json.Marshal(map[string]any{"topic": topic, "event": "phx_join", "payload": map[string]any{}, "ref": "1", "join_ref": "1"})
+	join, _ := json.Marshal(map[string]any{"topic": topic, "event": "phx_join", "payload": payload, "ref": "1", "join_ref": "1"})
 	if err := c.ws.Write(c.t.Context(), websocket.MessageText, join); err != nil {
 		c.t.Fatal(err)
 	}
@@ -104,10 +117,15 @@ func heartbeat(ws *websocket.Conn, done chan struct{}) {
 	}
 }
 
+// frame is a change as a 1.x topic (record) or a postgres_changes channel
+// (data.record) receives it.
 type frame struct {
 	Event   string `json:"event"`
 	Payload struct {
 		Record map[string]any `json:"record"`
+		Data   struct {
+			Record map[string]any `json:"record"`
+		} `json:"data"`
 	} `json:"payload"`
 }
 
@@ -122,10 +140,18 @@ func (c *counter) read(ws *websocket.Conn, done chan struct{}) {
 			return
 		}
 		var f frame
-		if json.Unmarshal(data, &f) != nil || (f.Event != "INSERT" && f.Event != "UPDATE") {
+		if json.Unmarshal(data, &f) != nil {
 			continue
 		}
-		id, _ := strconv.ParseInt(fmt.Sprint(f.Payload.Record["id"]), 10, 64)
+		record := f.Payload.Record
+		switch f.Event {
+		case "INSERT", "UPDATE":
+		case "postgres_changes":
+			record = f.Payload.Data.Record
+		default:
+			continue
+		}
+		id, _ := strconv.ParseInt(fmt.Sprint(record["id"]), 10, 64)
 		c.mu.Lock()
 		if c.seen[id]++; c.seen[id] == 1 {
 			c.distinct++
@@ -192,4 +218,15 @@ func (c *counter) total() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n
+}
+
+// contiguous is the highest id such that every id from 1 to it was seen.
+func (c *counter) contiguous() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := int64(0)
+	for c.seen[id+1] > 0 {
+		id++
+	}
+	return id
 }
