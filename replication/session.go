@@ -16,11 +16,13 @@ const (
 	// pollInterval bounds every wait of the stream (for a message, or for a
 	// slow consumer), so that status updates go out on time even while out
 	// is full or nothing arrives.
-	pollInterval = 500 * time.Millisecond
+	pollInterval = 100 * time.Millisecond
 	// confirmEvery rate-limits the status updates that report a new flush
-	// position: PostgreSQL may write the slot to disk on each, and with the
-	// poll interval it bounds the delay from Confirm to PostgreSQL to ~1 s.
-	confirmEvery = 500 * time.Millisecond
+	// position. What was delivered but not yet confirmed is sent again
+	// after a crash, so this bounds the duplicates to about this much of
+	// the write rate; PostgreSQL writes the slot to disk only when its
+	// restart position moves, so ten updates a second cost it little.
+	confirmEvery = 100 * time.Millisecond
 	// writeTimeout bounds sending a status update to a server that stopped
 	// reading.
 	writeTimeout = 10 * time.Second
