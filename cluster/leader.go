@@ -193,7 +193,11 @@ func (n *Node) guardTerm(ctx, termCtx context.Context, endTerm func(), lockConn 
 // publishBatch publishes b as runs of one table each, split to fit NATS's
 // largest message.
 func (n *Node) publishBatch(buf []byte, b replication.Batch) ([]byte, error) {
-	if b.Gap {
+	switch {
+	case b.Notice != nil:
+		// Every node tells its clients, as of a gap.
+		n.publishJSON(n.subj.nodes(), heartbeat{Node: n.cfg.NodeID, Gap: b.Notice.Message})
+	case b.Gap:
 		n.publishJSON(n.subj.nodes(), heartbeat{Node: n.cfg.NodeID, Gap: gapOnNewSlot})
 	}
 	limit := int(n.nc.MaxPayload())

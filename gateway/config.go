@@ -34,6 +34,10 @@ type Config struct {
 	SlotName      string   // SLOT_NAME; empty means a temporary slot
 	TemporarySlot bool     // TEMPORARY_SLOT
 	MaxLagMB      int      // MAX_REPLICATION_LAG_MB, 0 = off
+	// RecreateStuckSlot lets the gateway drop and recreate a permanent slot
+	// that cannot decode past some point of the WAL, skipping what was
+	// committed since (RECREATE_STUCK_SLOT, default false).
+	RecreateStuckSlot bool
 
 	// SecureChannels requires a valid JWT to connect and to join
 	// (SECURE_CHANNELS, default true as in the image).
@@ -204,6 +208,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	str("SLOT_NAME", &c.SlotName)
 	boolean("TEMPORARY_SLOT", &c.TemporarySlot)
 	num("MAX_REPLICATION_LAG_MB", &c.MaxLagMB)
+	boolean("RECREATE_STUCK_SLOT", &c.RecreateStuckSlot)
 	boolean("SECURE_CHANNELS", &c.SecureChannels)
 	secret("JWT_SECRET", &c.JWTSecret)
 	if v, ok := get("JWT_CLAIM_VALIDATORS"); ok {

@@ -114,6 +114,9 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	if st.LastError != "" {
 		body["last_error"] = st.LastError
 	}
+	if st.Stalled != "" {
+		body["stalled"] = st.Stalled
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if !live {
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -126,6 +126,9 @@ func (ss *session) handle(ctx context.Context, out chan<- Batch, msg pgproto3.Ba
 		return ss.copyData(ctx, out, m.Data)
 	case *pgproto3.ErrorResponse:
 		err := pgconn.ErrorResponseToPgError(m)
+		if isPublicationMissing(err) {
+			return fmt.Errorf("replication stream on slot %q: %w", ss.slot.name, stuckPublication(err, ss.slot.name))
+		}
 		return fmt.Errorf("replication stream on slot %q: %w", ss.slot.name, explain(err, ss.slot.name))
 	case *pgproto3.CopyDone:
 		return errServerEndedCopy
@@ -261,6 +264,10 @@ func (ss *session) commit(ctx context.Context, out chan<- Batch, m message) erro
 // hand gives b to the consumer, waiting as long as it takes.
 func (ss *session) hand(ctx context.Context, out chan<- Batch, b Batch) error {
 	b.Gap = ss.s.pos.gap
+	if n := ss.s.pos.notice; n != nil {
+		b.Notice = n
+		ss.s.clearStall()
+	}
 	select {
 	case out <- b:
 	default:
@@ -268,7 +275,7 @@ func (ss *session) hand(ctx context.Context, out chan<- Batch, b Batch) error {
 			return err
 		}
 	}
-	ss.s.pos.gap = false
+	ss.s.pos.gap, ss.s.pos.notice = false, nil
 	return nil
 }
 

@@ -69,6 +69,11 @@ func (s *Stream) session(ctx context.Context, out chan<- Batch) (live bool, err 
 	}
 	s.goLive(slot)
 	s.pos.hadSlot = true
+	if s.pos.noticeOnLive {
+		s.clearStall()
+		s.notify(ctx, out, s.pos.notice)
+		s.pos.notice, s.pos.noticeOnLive = nil, false
+	}
 	s.log.Info("replication streaming", logSlot, slot.name, "temporary", slot.temporary,
 		logLSN, max(slot.base, s.pos.lastEnd).String(), logPublication, s.cfg.Publications)
 	ss := newSession(ctx, s, conn, slot)
@@ -133,6 +138,7 @@ func (s *Stream) prepareSlot(ctx context.Context, conn *pgconn.PgConn) (slotInfo
 		return slotInfo{}, fmt.Errorf("drop replication slot %q: %w", name, explain(err, name))
 	}
 	s.markGap()
+	s.pos.notice = &Notice{Message: fmt.Sprintf("The replication slot was dropped and recreated because %s: changes committed before now that were not yet delivered were skipped.", reason)}
 	return s.createSlot(ctx, conn, name, false)
 }
 

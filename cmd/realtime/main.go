@@ -95,12 +95,13 @@ func newLogger(cfg gateway.Config) *slog.Logger {
 // accepts.
 func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(addr string)) error {
 	replCfg := replication.Config{
-		ConnString:    cfg.ConnString(),
-		Publications:  cfg.Publications,
-		SlotName:      cfg.SlotName,
-		TemporarySlot: cfg.TemporarySlot,
-		MaxLagMB:      cfg.MaxLagMB,
-		Logger:        log.With("component", "replication"),
+		ConnString:        cfg.ConnString(),
+		Publications:      cfg.Publications,
+		SlotName:          cfg.SlotName,
+		TemporarySlot:     cfg.TemporarySlot,
+		MaxLagMB:          cfg.MaxLagMB,
+		RecreateStuckSlot: cfg.RecreateStuckSlot,
+		Logger:            log.With("component", "replication"),
 	}
 	replCtx, stopRepl := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRepl()

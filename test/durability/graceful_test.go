@@ -2,8 +2,10 @@ package durability
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -35,13 +37,17 @@ type writer struct {
 	done chan struct{}
 }
 
-func startWriter(db string, rate, pad int) *writer {
+func startWriter(db string, rate, pad int) *writer { return startWriterFrom(db, 1, rate, pad) }
+
+// startWriterFrom writes ids first, first+1, ...
+func startWriterFrom(db string, first int64, rate, pad int) *writer {
 	w := &writer{db: db, pad: pad, stop: make(chan struct{}), done: make(chan struct{})}
-	go w.run(rate)
+	w.last.Store(first - 1)
+	go w.run(first, rate)
 	return w
 }
 
-func (w *writer) run(rate int) {
+func (w *writer) run(first int64, rate int) {
 	defer close(w.done)
 	var conn *pgx.Conn
 	defer func() {
@@ -51,7 +57,7 @@ func (w *writer) run(rate int) {
 	}()
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
-	for id := int64(1); ; {
+	for id := first; ; {
 		select {
 		case <-w.stop:
 			return
@@ -322,4 +328,87 @@ func TestKillUnderWrites(t *testing.T) {
 	if dup > kills*300 {
 		t.Errorf("%d rows delivered twice over %d crashes: the delivered position is not confirmed often", dup, kills)
 	}
+}
+
+// health fetches the gateway's /health.
+func health(t *testing.T, port int) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
+}
+
+// TestPublicationRecreated: DROP PUBLICATION, writes, CREATE PUBLICATION
+// while the gateway streams from a permanent slot. PostgreSQL 15 cannot
+// decode past the drop with that slot. Clients of both protocols are told
+// that changes are not flowing, and /health and the log say why and how to
+// fix it.
+func TestPublicationRecreated(t *testing.T) {
+	db := harness.Database(t, &suite, seqSchema)
+	g := harness.Start(t, binary, db, "SLOT_NAME=pubstuck", "REJOIN_GRACE_MS=0", "LOG_LEVEL=info")
+	clients, _ := recreatePublicationUnderWrites(t, db, g)
+	for _, c := range clients {
+		t.Logf("client told: %s", c.waitNotice("not flowing", 30*time.Second))
+	}
+	code, body := health(t, g.Port)
+	stalled, _ := body["stalled"].(string)
+	t.Logf("/health: %d, stalled: %s", code, stalled)
+	if code != http.StatusServiceUnavailable || !strings.Contains(stalled, "RECREATE_STUCK_SLOT") || !strings.Contains(stalled, "pg_drop_replication_slot") {
+		t.Errorf("/health = %d %v, want 503 naming the cause and the fix", code, body)
+	}
+	if !strings.Contains(g.Logs.String(), "dropped (and perhaps created again)") {
+		t.Errorf("the log does not say the publication was dropped and re-created")
+	}
+}
+
+// TestPublicationRecreatedRecovers: the same with RECREATE_STUCK_SLOT=true:
+// the gateway recreates the slot itself, and its clients hear that changes
+// stopped, what was skipped, and that they flow again; then they get every
+// row committed after.
+func TestPublicationRecreatedRecovers(t *testing.T) {
+	db := harness.Database(t, &suite, seqSchema)
+	g := harness.Start(t, binary, db, "SLOT_NAME=pubrecover", "REJOIN_GRACE_MS=0", "LOG_LEVEL=info", "RECREATE_STUCK_SLOT=true")
+	clients, written := recreatePublicationUnderWrites(t, db, g)
+	for _, c := range clients {
+		t.Logf("client told: %s", c.waitNotice("are skipped", 30*time.Second))
+		t.Logf("client told: %s", c.waitNotice("flowing again", 30*time.Second))
+	}
+	before := clients[0].contiguous()
+	from := written + 1
+	w := startWriterFrom(db, from, 100, 0)
+	time.Sleep(time.Second)
+	last := w.finish()
+	for _, c := range clients {
+		c.waitFor(from, last, 20*time.Second)
+		if m := c.missing(from, last); m != 0 {
+			t.Errorf("after the slot was recreated: %d of rows %d..%d missing", m, from, last)
+		}
+	}
+	if code, body := health(t, g.Port); code != http.StatusOK {
+		t.Errorf("/health after recovery = %d %v", code, body)
+	}
+	t.Logf("rows 1..%d delivered before the drop, %d..%d after the slot was recreated; the %d committed in between were skipped, and the clients told so",
+		before, from, last, written-before)
+}
+
+// recreatePublicationUnderWrites joins a 1.x topic client and a
+// postgres_changes client, then drops and re-creates the publication while
+// a writer commits. It returns the clients and the last id written.
+func recreatePublicationUnderWrites(t *testing.T, db string, g *harness.Gateway) ([]*counter, int64) {
+	topic, changes := newCounter(t), newCounter(t)
+	topic.connect(g.Port, "realtime:public:seq")
+	changes.connectWith(g.Port, "realtime:board", changesConfig("seq"))
+	time.Sleep(300 * time.Millisecond)
+	w := startWriter(db, 100, 0)
+	time.Sleep(time.Second)
+	harness.Exec(t, db, "DROP PUBLICATION supabase_realtime")
+	time.Sleep(500 * time.Millisecond)
+	harness.Exec(t, db, "CREATE PUBLICATION supabase_realtime FOR ALL TABLES")
+	time.Sleep(300 * time.Millisecond)
+	return []*counter{topic, changes}, w.finish()
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,8 @@ type counter struct {
 	distinct int
 	closeErr error
 	done     chan struct{}
+	// notices are the system messages received, as "status: message".
+	notices []string
 }
 
 func newCounter(t *testing.T) *counter { return &counter{t: t, seen: map[int64]int{}} }
@@ -99,8 +102,17 @@ func (c *counter) connectWith(port int, topic string, payload map[string]any) {
 	}
 	c.done = make(chan struct{})
 	ws, done := c.ws, c.done
-	go c.read(ws, done)
+	joined := make(chan struct{})
+	go c.read(ws, done, joined)
 	go heartbeat(ws, done)
+	// Rows committed before the join reply are not promised to the client.
+	select {
+	case <-joined:
+	case <-done:
+		c.t.Fatalf("socket closed before the join reply to %s", topic)
+	case <-time.After(20 * time.Second):
+		c.t.Fatalf("no join reply to %s within 20s", topic)
+	}
 }
 
 func heartbeat(ws *websocket.Conn, done chan struct{}) {
@@ -121,15 +133,19 @@ func heartbeat(ws *websocket.Conn, done chan struct{}) {
 // (data.record) receives it.
 type frame struct {
 	Event   string `json:"event"`
+	Ref     string `json:"ref"`
 	Payload struct {
 		Record map[string]any `json:"record"`
 		Data   struct {
 			Record map[string]any `json:"record"`
 		} `json:"data"`
+		Status   string          `json:"status"`
+		Message  string          `json:"message"`
+		Response json.RawMessage `json:"response"`
 	} `json:"payload"`
 }
 
-func (c *counter) read(ws *websocket.Conn, done chan struct{}) {
+func (c *counter) read(ws *websocket.Conn, done, joined chan struct{}) {
 	defer close(done)
 	for {
 		_, data, err := ws.Read(context.Background())
@@ -148,6 +164,21 @@ func (c *counter) read(ws *websocket.Conn, done chan struct{}) {
 		case "INSERT", "UPDATE":
 		case "postgres_changes":
 			record = f.Payload.Data.Record
+		case "phx_reply":
+			if f.Ref == "1" && f.Payload.Status == "ok" {
+				close(joined)
+			}
+			if f.Payload.Status != "ok" {
+				c.mu.Lock()
+				c.notices = append(c.notices, "reply "+f.Payload.Status+": "+string(f.Payload.Response))
+				c.mu.Unlock()
+			}
+			continue
+		case "system":
+			c.mu.Lock()
+			c.notices = append(c.notices, f.Payload.Status+": "+f.Payload.Message)
+			c.mu.Unlock()
+			continue
 		default:
 			continue
 		}
@@ -181,7 +212,7 @@ func (c *counter) waitFor(from, to int64, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		c.mu.Lock()
-		enough := int64(c.distinct) >= to
+		enough := int64(c.distinct) >= to-from+1
 		c.mu.Unlock()
 		if enough && c.missing(from, to) == 0 {
 			return
@@ -229,4 +260,25 @@ func (c *counter) contiguous() int64 {
 		id++
 	}
 	return id
+}
+
+// waitNotice waits for a system message containing text and returns it.
+func (c *counter) waitNotice(text string, within time.Duration) string {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		for _, n := range c.notices {
+			if strings.Contains(n, text) {
+				c.mu.Unlock()
+				return n
+			}
+		}
+		c.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t.Fatalf("no system message with %q within %v; got %q", text, within, c.notices)
+	return ""
 }
