@@ -314,7 +314,7 @@ func (ss *session) flushPos() pglogrepl.LSN {
 }
 
 // maybeStatus sends a standby status update every StatusInterval, and
-// within about a second of the flush position advancing.
+// within about confirmEvery of the flush position advancing.
 func (ss *session) maybeStatus(force bool) error {
 	now := time.Now()
 	flush := ss.flushPos()

@@ -94,7 +94,7 @@ func New(cfg Config) (*Stream, error) {
 
 // Confirm records that the consumer has taken every change up to lsn (a
 // Batch's CommitLSN). PostgreSQL hears of it with the next standby status
-// update, within about a second. Safe from any goroutine; lower values than
+// update, within about 100 ms. Safe from any goroutine; lower values than
 // one already confirmed are ignored.
 func (s *Stream) Confirm(lsn pglogrepl.LSN) {
 	for {
