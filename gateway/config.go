@@ -98,6 +98,26 @@ type Config struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds one write to a socket.
 	WriteTimeout time.Duration
+
+	// Settings of Supabase's self-hosted stack (the 2.x image); see
+	// selfhost.go, tenant.go and cors.go.
+
+	// Tenant is the one tenant this gateway serves
+	// (SELF_HOST_TENANT_NAME, default "realtime-dev" as the 2.x image seeds it).
+	Tenant string
+	// TenantFromHost refuses sockets and REST broadcasts whose Host does not
+	// name Tenant in its first label, as the 2.x server does
+	// (SEED_SELF_HOST=true or SELF_HOST_TENANT_NAME set). Off by default, so
+	// that localhost and IP addresses keep working.
+	TenantFromHost bool
+	// AfterConnectQuery is SQL run on each ordinary database connection
+	// after it opens (DB_AFTER_CONNECT_QUERY); never on the replication
+	// connection.
+	AfterConnectQuery string
+	// CORSOrigins are the browser origins allowed to call the HTTP API
+	// (CORS_ALLOWED_ORIGINS, comma-separated; default "*", any origin, as
+	// the cors plugin of Supabase's Kong).
+	CORSOrigins []string
 }
 
 // Defaults returns the configuration with every default filled in.
@@ -125,6 +145,8 @@ func Defaults() Config {
 		ShutdownDrain:        3 * time.Second,
 		IdleTimeout:          60 * time.Second,
 		WriteTimeout:         10 * time.Second,
+		Tenant:               defaultTenant,
+		CORSOrigins:          []string{"*"},
 	}
 }
 
@@ -245,6 +267,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		c.RejoinGrace = 10 * time.Second
 	}
 
+	errs = append(errs, c.selfHostEnv(get, secret)...)
+
 	if err := c.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -258,7 +282,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("PORT=%d: want 1-65535", c.Port))
 	}
 	if c.SecureChannels && c.JWTSecret == "" && c.JWKS == "" {
-		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET (or JWT_JWKS for asymmetric keys), or SECURE_CHANNELS=false to accept clients without a token"))
+		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET or API_JWT_SECRET (or JWT_JWKS for asymmetric keys), or SECURE_CHANNELS=false to accept clients without a token"))
 	}
 	if c.JWKS != "" {
 		if _, err := parseJWKS(c.JWKS); err != nil {
