@@ -66,7 +66,11 @@ func serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	return run(ctx, cfg, newLogger(cfg), nil)
+	log := newLogger(cfg)
+	if ignored := gateway.IgnoredEnv(os.LookupEnv); len(ignored) > 0 {
+		log.Info("ignoring settings of the supabase/realtime 2.x image that mean nothing to this gateway", "ignored", strings.Join(ignored, "; "))
+	}
+	return run(ctx, cfg, log, nil)
 }
 
 func newLogger(cfg gateway.Config) *slog.Logger {
@@ -101,6 +105,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		TemporarySlot: cfg.TemporarySlot,
 		MaxLagMB:      cfg.MaxLagMB,
 		Logger:        log.With("component", "replication"),
+		AfterConnect:  cfg.AfterConnectQuery,
 	}
 	replCtx, stopRepl := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRepl()
