@@ -14,7 +14,7 @@ func selfHostedEnv() map[string]string {
 		"DB_PASSWORD": "pw", "DB_NAME": "postgres",
 		"DB_AFTER_CONNECT_QUERY": "SET search_path TO _realtime",
 		"DB_ENC_KEY":             "supabaserealtime", "API_JWT_SECRET": "jwt-secret",
-		"SECRET_KEY_BASE": "UpNVntn3cDxHJpq99YMc1T1AQgQpc8kfYTuRgBiYa15BLrx8etQoXz3gZv1/u2oq",
+		"SECRET_KEY_BASE":    "UpNVntn3cDxHJpq99YMc1T1AQgQpc8kfYTuRgBiYa15BLrx8etQoXz3gZv1/u2oq",
 		"METRICS_JWT_SECRET": "jwt-secret", "ERL_AFLAGS": "-proto_dist inet_tcp", "DNS_NODES": "''",
 		"RLIMIT_NOFILE": "10000", "APP_NAME": "realtime", "SEED_SELF_HOST": "true", "RUN_JANITOR": "true",
 		"DISABLE_HEALTHCHECK_LOGGING": "true",
