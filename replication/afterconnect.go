@@ -25,10 +25,14 @@ func AfterConnectFunc(query string) pgconn.AfterConnectFunc {
 	}
 }
 
-// NewCatalogConfig is NewCatalog for cfg's database, publications and
-// after-connect query.
+// NewCatalogConfig is NewCatalog for cfg's database, publications (default
+// ["supabase_realtime"]) and after-connect query.
 func NewCatalogConfig(cfg Config) *Catalog {
-	c := newCatalog(cfg.ConnString, cfg.Publications)
+	pubs := cfg.Publications
+	if len(pubs) == 0 {
+		pubs = []string{DefaultPublication}
+	}
+	c := newCatalog(cfg.ConnString, pubs)
 	c.afterConnect = cfg.AfterConnect
 	return &Catalog{c: c}
 }
