@@ -84,10 +84,10 @@ var supabaseRealtimeEnv = map[string]string{
 	"PORT": "4000", "DB_HOST": "db", "DB_PORT": "5432", "DB_USER": "supabase_admin",
 	"DB_PASSWORD": "your-super-secret-and-long-postgres-password", "DB_NAME": "postgres",
 	"DB_AFTER_CONNECT_QUERY": "SET search_path TO _realtime", "DB_ENC_KEY": "supabaserealtime",
-	"API_JWT_SECRET": "your-super-secret-jwt-token-with-at-least-32-characters-long",
-	"SECRET_KEY_BASE": "UpNVntn3cDxHJpq99YMc1T1AQgQpc8kfYTuRgBiYa15BLrx8etQoXz3gZv1/u2oq",
+	"API_JWT_SECRET":     "your-super-secret-jwt-token-with-at-least-32-characters-long",
+	"SECRET_KEY_BASE":    "UpNVntn3cDxHJpq99YMc1T1AQgQpc8kfYTuRgBiYa15BLrx8etQoXz3gZv1/u2oq",
 	"METRICS_JWT_SECRET": "your-super-secret-jwt-token-with-at-least-32-characters-long",
-	"ERL_AFLAGS": "-proto_dist inet_tcp", "DNS_NODES": "''", "RLIMIT_NOFILE": "10000",
+	"ERL_AFLAGS":         "-proto_dist inet_tcp", "DNS_NODES": "''", "RLIMIT_NOFILE": "10000",
 	"APP_NAME": "realtime", "SEED_SELF_HOST": "true", "RUN_JANITOR": "true", "DISABLE_HEALTHCHECK_LOGGING": "true",
 }
 
