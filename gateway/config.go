@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -217,8 +218,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	boolean("DB_SSL", &c.DBSSL)
 	if v, ok := get("PUBLICATIONS"); ok {
 		var pubs []string
-		if err := json.Unmarshal([]byte(v), &pubs); err != nil || len(pubs) == 0 {
-			errs = append(errs, fmt.Errorf(`PUBLICATIONS=%q: want a non-empty JSON array of names, e.g. ["supabase_realtime"]`, v))
+		if err := json.Unmarshal([]byte(v), &pubs); err != nil || len(pubs) == 0 || slices.Contains(pubs, "") {
+			errs = append(errs, fmt.Errorf(`PUBLICATIONS=%q: want a non-empty JSON array of non-empty names, e.g. ["supabase_realtime"]`, v))
 		} else {
 			c.Publications = pubs
 		}
