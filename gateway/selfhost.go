@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -32,6 +33,12 @@ func (c *Config) selfHostEnv(get func(string) (string, bool), secret func(string
 	}
 	alias("JWT_SECRET", "API_JWT_SECRET", &c.JWTSecret)
 	alias("JWT_JWKS", "API_JWT_JWKS", &c.JWKS)
+	// Supabase's compose passes API_JWT_JWKS: ${JWT_JWKS:-{"keys":[]}}: an
+	// empty set until asymmetric keys are generated. It means "no keys",
+	// not a broken setting.
+	if emptyKeySet(c.JWKS) {
+		c.JWKS = ""
+	}
 
 	if v, ok := get("SEED_SELF_HOST"); ok && strings.EqualFold(v, "true") {
 		c.TenantFromHost = true
@@ -56,6 +63,14 @@ func (c *Config) selfHostEnv(get func(string) (string, bool), secret func(string
 		}
 	}
 	return errs
+}
+
+// emptyKeySet reports whether s is a JSON Web Key Set with no keys.
+func emptyKeySet(s string) bool {
+	var set struct {
+		Keys *[]json.RawMessage `json:"keys"`
+	}
+	return json.Unmarshal([]byte(s), &set) == nil && set.Keys != nil && len(*set.Keys) == 0
 }
 
 // parseOrigins reads a comma-separated list of browser origins
@@ -98,6 +113,7 @@ var ignoredEnv = []struct{ name, why string }{
 	{"RUN_JANITOR", "cleans the 2.x control database; there is none"},
 	{"DISABLE_HEALTHCHECK_LOGGING", "health checks are never logged"},
 	{"DB_IP_VERSION", "the database host is resolved as the system resolves it"},
+	{"MAX_HEADER_LENGTH", "request headers may take up to 1 MiB"},
 }
 
 // IgnoredEnv returns "NAME: why" for each variable of the supabase/realtime

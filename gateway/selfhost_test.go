@@ -64,6 +64,9 @@ func TestFromEnvJWTSecretNames(t *testing.T) {
 		{"both, equal", map[string]string{"JWT_SECRET": "a", "API_JWT_SECRET": "a"}, "a", ""},
 		{"both, different", map[string]string{"JWT_SECRET": "a", "API_JWT_SECRET": "b"}, "", "JWT_SECRET and API_JWT_SECRET are both set, to different values"},
 		{"neither", map[string]string{}, "", "set JWT_SECRET or API_JWT_SECRET"},
+		// The compose file's default before asymmetric keys exist.
+		{"empty key set", map[string]string{"API_JWT_SECRET": "a", "API_JWT_JWKS": `{"keys":[]}`}, "a", ""},
+		{"only an empty key set", map[string]string{"API_JWT_JWKS": `{"keys":[]}`}, "", "JWT secret is missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := FromEnv(env(tc.env))

@@ -89,6 +89,9 @@ var supabaseRealtimeEnv = map[string]string{
 	"METRICS_JWT_SECRET": "your-super-secret-jwt-token-with-at-least-32-characters-long",
 	"ERL_AFLAGS":         "-proto_dist inet_tcp", "DNS_NODES": "''", "RLIMIT_NOFILE": "10000",
 	"APP_NAME": "realtime", "SEED_SELF_HOST": "true", "RUN_JANITOR": "true", "DISABLE_HEALTHCHECK_LOGGING": "true",
+	// Newer versions of the file pass the JWKS, an empty set until
+	// asymmetric keys are generated.
+	"API_JWT_JWKS": `{"keys":[]}`,
 }
 
 func lookupIn(m map[string]string) func(string) (string, bool) {
