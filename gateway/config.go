@@ -46,6 +46,26 @@ type Config struct {
 	// as current Supabase projects sign them.
 	JWKS string
 
+	// Settings of Supabase's self-hosted stack (the 2.x image); see
+	// selfhost.go, tenant.go and cors.go.
+
+	// Tenant is the one tenant this gateway serves
+	// (SELF_HOST_TENANT_NAME, default "realtime-dev" as the 2.x image seeds it).
+	Tenant string
+	// TenantFromHost refuses sockets and REST broadcasts whose Host does not
+	// name Tenant in its first label, as the 2.x server does
+	// (SEED_SELF_HOST=true or SELF_HOST_TENANT_NAME set). Off by default, so
+	// that localhost and IP addresses keep working.
+	TenantFromHost bool
+	// AfterConnectQuery is SQL run on each ordinary database connection
+	// after it opens (DB_AFTER_CONNECT_QUERY); never on the replication
+	// connection.
+	AfterConnectQuery string
+	// CORSOrigins are the browser origins allowed to call the HTTP API
+	// (CORS_ALLOWED_ORIGINS, comma-separated; default "*", any origin, as
+	// the cors plugin of Supabase's Kong).
+	CORSOrigins []string
+
 	ExposeMetrics bool   // EXPOSE_METRICS
 	LogLevel      string // LOG_LEVEL: debug, info, warning, error (default info)
 	LogFormat     string // LOG_FORMAT: text or json (default text)
@@ -99,26 +119,6 @@ type Config struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds one write to a socket.
 	WriteTimeout time.Duration
-
-	// Settings of Supabase's self-hosted stack (the 2.x image); see
-	// selfhost.go, tenant.go and cors.go.
-
-	// Tenant is the one tenant this gateway serves
-	// (SELF_HOST_TENANT_NAME, default "realtime-dev" as the 2.x image seeds it).
-	Tenant string
-	// TenantFromHost refuses sockets and REST broadcasts whose Host does not
-	// name Tenant in its first label, as the 2.x server does
-	// (SEED_SELF_HOST=true or SELF_HOST_TENANT_NAME set). Off by default, so
-	// that localhost and IP addresses keep working.
-	TenantFromHost bool
-	// AfterConnectQuery is SQL run on each ordinary database connection
-	// after it opens (DB_AFTER_CONNECT_QUERY); never on the replication
-	// connection.
-	AfterConnectQuery string
-	// CORSOrigins are the browser origins allowed to call the HTTP API
-	// (CORS_ALLOWED_ORIGINS, comma-separated; default "*", any origin, as
-	// the cors plugin of Supabase's Kong).
-	CORSOrigins []string
 }
 
 // Defaults returns the configuration with every default filled in.
@@ -133,6 +133,8 @@ func Defaults() Config {
 		DBSSL:                true,
 		Publications:         []string{"supabase_realtime"},
 		SecureChannels:       true,
+		Tenant:               defaultTenant,
+		CORSOrigins:          []string{"*"},
 		LogLevel:             "info",
 		LogFormat:            "text",
 		MaxFrameBytes:        5_000_000,
@@ -146,8 +148,6 @@ func Defaults() Config {
 		ShutdownDrain:        3 * time.Second,
 		IdleTimeout:          60 * time.Second,
 		WriteTimeout:         10 * time.Second,
-		Tenant:               defaultTenant,
-		CORSOrigins:          []string{"*"},
 	}
 }
 
@@ -235,6 +235,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	secret("JWT_JWKS", &c.JWKS)
+	errs = append(errs, c.selfHostEnv(get, secret)...)
 	boolean("EXPOSE_METRICS", &c.ExposeMetrics)
 	str("LOG_LEVEL", &c.LogLevel)
 	str("LOG_FORMAT", &c.LogFormat)
@@ -267,8 +268,6 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	case c.SlotName != "" && !c.TemporarySlot:
 		c.RejoinGrace = 10 * time.Second
 	}
-
-	errs = append(errs, c.selfHostEnv(get, secret)...)
 
 	if err := c.Validate(); err != nil {
 		errs = append(errs, err)
