@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -40,6 +41,19 @@ func (c *Config) selfHostEnv(get func(string) (string, bool), secret func(string
 		c.JWKS = ""
 	}
 
+	// The 2.x image's per-tenant channel cap is ours per socket: with one
+	// tenant they are the same setting.
+	if v, ok := get("TENANT_MAX_CHANNELS_PER_CLIENT"); ok {
+		n, err := strconv.Atoi(v)
+		switch v1, set := get("MAX_CHANNELS_PER_CLIENT"); {
+		case err != nil || n < 0:
+			errs = append(errs, fmt.Errorf("TENANT_MAX_CHANNELS_PER_CLIENT=%q: want a non-negative whole number", v))
+		case set && v1 != v:
+			errs = append(errs, errors.New("MAX_CHANNELS_PER_CLIENT and TENANT_MAX_CHANNELS_PER_CLIENT are both set, to different values: they are the v1 and 2.x names of the same setting, set one of them"))
+		default:
+			c.MaxChannelsPerSocket = n
+		}
+	}
 	if v, ok := get("SEED_SELF_HOST"); ok && strings.EqualFold(v, "true") {
 		c.TenantFromHost = true
 	}

@@ -110,3 +110,18 @@ func TestFromEnvTenantAndOrigins(t *testing.T) {
 		}
 	}
 }
+
+func TestFromEnvChannelCapNames(t *testing.T) {
+	cfg, err := FromEnv(env(map[string]string{"SECURE_CHANNELS": "false", "TENANT_MAX_CHANNELS_PER_CLIENT": "7"}))
+	if err != nil || cfg.MaxChannelsPerSocket != 7 {
+		t.Errorf("TENANT_MAX_CHANNELS_PER_CLIENT=7: %d, %v", cfg.MaxChannelsPerSocket, err)
+	}
+	cfg, err = FromEnv(env(map[string]string{"SECURE_CHANNELS": "false", "TENANT_MAX_CHANNELS_PER_CLIENT": "7", "MAX_CHANNELS_PER_CLIENT": "7"}))
+	if err != nil || cfg.MaxChannelsPerSocket != 7 {
+		t.Errorf("both 7: %d, %v", cfg.MaxChannelsPerSocket, err)
+	}
+	_, err = FromEnv(env(map[string]string{"SECURE_CHANNELS": "false", "TENANT_MAX_CHANNELS_PER_CLIENT": "7", "MAX_CHANNELS_PER_CLIENT": "8"}))
+	if err == nil || !strings.Contains(err.Error(), "MAX_CHANNELS_PER_CLIENT and TENANT_MAX_CHANNELS_PER_CLIENT") {
+		t.Errorf("7 and 8: %v, want an error naming both", err)
+	}
+}
