@@ -85,7 +85,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /metrics", s.mets.handler())
 	}
 	mux.HandleFunc("GET /{$}", s.serveHealth)
-	s.selfHostRoutes(mux)
+	s.v2Routes(mux)
 	return s.withCORS(s.withTenant(mux))
 }
 

@@ -101,10 +101,12 @@ func (s *Server) adminToken(r *http.Request) bool {
 	return err == nil
 }
 
-// selfHostRoutes adds the routes of the 2.x server that Supabase's
-// self-hosted stack calls.
-func (s *Server) selfHostRoutes(mux *http.ServeMux) {
+// v2Routes adds the routes of the 2.x server that Supabase's self-hosted
+// stack (its health check) and current clients (httpSend) call.
+func (s *Server) v2Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/tenants/{tenant}/health", s.serveTenantHealth)
+	mux.HandleFunc("POST /api/broadcast/{topic}/events/{event}", s.serveBroadcastSingle)
+	mux.HandleFunc("POST /realtime/v1/api/broadcast/{topic}/events/{event}", s.serveBroadcastSingle)
 }
 
 // withTenant refuses requests for another tenant before they reach a route.

@@ -176,6 +176,15 @@ func TestSelfHostedSupabase(t *testing.T) {
 	a.expect("the REST broadcast", func(e event) bool { return e.str("kind") == "broadcast" && e.str("event") == "from-server" })
 	b.expect("the REST broadcast", func(e event) bool { return e.str("kind") == "broadcast" && e.str("event") == "from-server" })
 
+	// httpSend() as a browser app calls it: supabase-js builds
+	// /realtime/v1/api/broadcast/todos/events/... from its URL, Kong strips
+	// it to /api/broadcast/...
+	b.send(map[string]any{"cmd": "httpSend", "name": "todos", "event": "via-http", "payload": map[string]any{"n": 2}})
+	if e := b.expect("httpSend's result", func(e event) bool { return e.str("kind") == "httpSent" }); e["error"] != nil {
+		t.Fatalf("httpSend through Kong: %v", e)
+	}
+	a.expect("the httpSend broadcast", func(e event) bool { return e.str("kind") == "broadcast" && e.str("event") == "via-http" })
+
 	// Straight to the gateway (no Kong, whose cors plugin would answer),
 	// a browser's preflight for httpSend from another origin.
 	pre, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, fmt.Sprintf("http://127.0.0.1:%d/api/broadcast", g.Port), nil)
