@@ -33,6 +33,7 @@ func (n *Node) elect(ctx context.Context) {
 	}
 	delete(cfg.RuntimeParams, "replication")
 	cfg.RuntimeParams["application_name"] = "realtime cluster " + n.cfg.NodeID
+	cfg.AfterConnect = replication.AfterConnectFunc(n.cfg.Replication.AfterConnect)
 	key := n.lockKey()
 	for ctx.Err() == nil {
 		if n.nc.IsConnected() {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,26 @@ type Config struct {
 	// as a JSON Web Key Set (JWT_JWKS or the file named by JWT_JWKS_FILE),
 	// as current Supabase projects sign them.
 	JWKS string
+
+	// Settings of Supabase's self-hosted stack (the 2.x image); see
+	// selfhost.go, tenant.go and cors.go.
+
+	// Tenant is the one tenant this gateway serves
+	// (SELF_HOST_TENANT_NAME, default "realtime-dev" as the 2.x image seeds it).
+	Tenant string
+	// TenantFromHost refuses sockets and REST broadcasts whose Host does not
+	// name Tenant in its first label, as the 2.x server does
+	// (SEED_SELF_HOST=true or SELF_HOST_TENANT_NAME set). Off by default, so
+	// that localhost and IP addresses keep working.
+	TenantFromHost bool
+	// AfterConnectQuery is SQL run on each ordinary database connection
+	// after it opens (DB_AFTER_CONNECT_QUERY); never on the replication
+	// connection.
+	AfterConnectQuery string
+	// CORSOrigins are the browser origins allowed to call the HTTP API
+	// (CORS_ALLOWED_ORIGINS, comma-separated; default "*", any origin, as
+	// the cors plugin of Supabase's Kong).
+	CORSOrigins []string
 
 	ExposeMetrics bool   // EXPOSE_METRICS
 	LogLevel      string // LOG_LEVEL: debug, info, warning, error (default info)
@@ -116,6 +137,8 @@ func Defaults() Config {
 		DBSSL:                true,
 		Publications:         []string{"supabase_realtime"},
 		SecureChannels:       true,
+		Tenant:               defaultTenant,
+		CORSOrigins:          []string{"*"},
 		LogLevel:             "info",
 		LogFormat:            "text",
 		MaxFrameBytes:        5_000_000,
@@ -199,8 +222,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	boolean("DB_SSL", &c.DBSSL)
 	if v, ok := get("PUBLICATIONS"); ok {
 		var pubs []string
-		if err := json.Unmarshal([]byte(v), &pubs); err != nil || len(pubs) == 0 {
-			errs = append(errs, fmt.Errorf(`PUBLICATIONS=%q: want a non-empty JSON array of names, e.g. ["supabase_realtime"]`, v))
+		if err := json.Unmarshal([]byte(v), &pubs); err != nil || len(pubs) == 0 || slices.Contains(pubs, "") {
+			errs = append(errs, fmt.Errorf(`PUBLICATIONS=%q: want a non-empty JSON array of non-empty names, e.g. ["supabase_realtime"]`, v))
 		} else {
 			c.Publications = pubs
 		}
@@ -217,6 +240,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	secret("JWT_JWKS", &c.JWKS)
+	errs = append(errs, c.selfHostEnv(get, secret)...)
 	boolean("EXPOSE_METRICS", &c.ExposeMetrics)
 	str("LOG_LEVEL", &c.LogLevel)
 	str("LOG_FORMAT", &c.LogFormat)
@@ -263,7 +287,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("PORT=%d: want 1-65535", c.Port))
 	}
 	if c.SecureChannels && c.JWTSecret == "" && c.JWKS == "" {
-		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET (or JWT_JWKS for asymmetric keys), or SECURE_CHANNELS=false to accept clients without a token"))
+		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET or API_JWT_SECRET (or JWT_JWKS for asymmetric keys), or SECURE_CHANNELS=false to accept clients without a token"))
 	}
 	if c.JWKS != "" {
 		if _, err := parseJWKS(c.JWKS); err != nil {

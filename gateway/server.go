@@ -85,7 +85,8 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /metrics", s.mets.handler())
 	}
 	mux.HandleFunc("GET /{$}", s.serveHealth)
-	return mux
+	s.v2Routes(mux)
+	return s.withCORS(s.withTenant(mux))
 }
 
 // live reports whether changes are flowing, and why not.

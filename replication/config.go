@@ -63,6 +63,10 @@ type Config struct {
 	BatchSize int
 	// Logger receives the stream's logs. Default slog.Default().
 	Logger *slog.Logger
+	// AfterConnect is SQL run on each ordinary connection (catalog and lag
+	// queries) after it opens, such as "SET search_path TO _realtime";
+	// never on the replication connection. Empty runs nothing.
+	AfterConnect string
 }
 
 // ConfigError is an invalid Config field.

@@ -41,7 +41,7 @@ func (s *Stream) session(ctx context.Context, out chan<- Batch) (live bool, err 
 	setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	if err := check(setupCtx, pool, s.cfg.Publications); err != nil {
-		return false, err
+		return false, explainConnect(err)
 	}
 	conn, err := s.connect(setupCtx)
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *Stream) connect(ctx context.Context) (*pgconn.PgConn, error) {
 	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open replication connection: %w", explain(err, ""))
+		return nil, fmt.Errorf("open replication connection: %w", explainConnect(explain(err, "")))
 	}
 	return conn, nil
 }

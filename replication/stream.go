@@ -89,6 +89,7 @@ func New(cfg Config) (*Stream, error) {
 	}
 	s := &Stream{cfg: cfg, log: cfg.Logger, liveCh: make(chan struct{}), slot: cfg.SlotName, temporary: cfg.TemporarySlot}
 	s.cat = newCatalog(cfg.ConnString, cfg.Publications)
+	s.cat.afterConnect = cfg.AfterConnect
 	return s, nil
 }
 

@@ -51,22 +51,38 @@ func main() {
 	case "version":
 		fmt.Println(version)
 	case "-h", "--help", "help":
-		fmt.Println("usage: realtime [serve|demo|health|version]\n\nserve   run the gateway, configured from the environment (see README)\ndemo    start a local PostgreSQL with the status-board schema and run the gateway on it\nhealth  exit 0 when the gateway on $PORT is live (for container health checks)")
+		fmt.Print(usage)
 	default:
 		err = fmt.Errorf("unknown command %q: use serve, demo, health or version", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "realtime:", err)
+		if len(os.Args) == 1 {
+			// Whoever typed a bare `realtime` may not know it means serve.
+			fmt.Fprintln(os.Stderr, "\n(`realtime` with no command runs `serve`. To try it on a throwaway local PostgreSQL: `realtime demo`; all commands: `realtime --help`.)")
+		}
 		os.Exit(1)
 	}
 }
+
+const usage = `usage: realtime [serve|demo|health|version]
+
+serve    run the gateway, configured from the environment (see README); the default
+demo     start a local PostgreSQL with the status-board schema and run the gateway on it
+health   exit 0 when the gateway on $PORT is live (for container health checks)
+version  print the version
+`
 
 func serve(ctx context.Context) error {
 	cfg, err := gateway.FromEnv(os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	return run(ctx, cfg, newLogger(cfg), nil)
+	log := newLogger(cfg)
+	if ignored := gateway.IgnoredEnv(os.LookupEnv); len(ignored) > 0 {
+		log.Info("ignoring settings of the supabase/realtime 2.x image that mean nothing to this gateway", "ignored", strings.Join(ignored, "; "))
+	}
+	return run(ctx, cfg, log, nil)
 }
 
 func newLogger(cfg gateway.Config) *slog.Logger {
@@ -102,6 +118,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		MaxLagMB:          cfg.MaxLagMB,
 		RecreateStuckSlot: cfg.RecreateStuckSlot,
 		Logger:            log.With("component", "replication"),
+		AfterConnect:      cfg.AfterConnectQuery,
 	}
 	replCtx, stopRepl := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRepl()

@@ -96,6 +96,13 @@ func (g gateway) startClientKey(t *testing.T, lib, apikey string) *nodeClient {
 	if lib == "supabase" {
 		base = fmt.Sprintf("http://127.0.0.1:%d", g.Port)
 	}
+	return startClientURL(t, lib, base, apikey)
+}
+
+// startClientURL runs client.mjs against base: a realtime-js socket URL,
+// or for supabase-js the project URL.
+func startClientURL(t *testing.T, lib, base, apikey string) *nodeClient {
+	t.Helper()
 	cfg, _ := json.Marshal(map[string]string{"url": base, "lib": lib, "apikey": apikey})
 	cmd := exec.Command("node", "client.mjs", string(cfg))
 	cmd.Dir = jsDir
