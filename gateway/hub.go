@@ -248,7 +248,7 @@ func (h *Hub) notifyGap(why string) {
 // by the stream already.
 func (h *Hub) notifyStream(n *replication.Notice) {
 	status := "ok"
-	if n.Stalled {
+	if n.Stalled || n.Skipped {
 		status = "error"
 	}
 	h.mu.RLock()

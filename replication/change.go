@@ -182,6 +182,9 @@ type Batch struct {
 type Notice struct {
 	// Stalled is true while changes are not flowing.
 	Stalled bool
+	// Skipped is true when changes committed meanwhile will never be
+	// delivered: clients should refetch what they show.
+	Skipped bool
 	// Message says what happened and what the clients may have missed.
 	Message string
 }

@@ -114,7 +114,7 @@ func (s *Stream) reportStall(ctx context.Context, out chan<- Batch, err error, k
 	s.mu.Unlock()
 	// Once a new slot, or a connection after an outage, streams, changes
 	// flow; a stuck slot proves it only by handing out a change.
-	s.pos.notice, s.pos.noticeOnLive = &Notice{Message: resumed}, kind == stallDown || recreate
+	s.pos.notice, s.pos.noticeOnLive = &Notice{Message: resumed, Skipped: recreate}, kind == stallDown || recreate
 	s.notify(ctx, out, &Notice{Stalled: true, Message: why})
 }
 

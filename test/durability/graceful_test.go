@@ -412,3 +412,47 @@ func recreatePublicationUnderWrites(t *testing.T, db string, g *harness.Gateway)
 	time.Sleep(300 * time.Millisecond)
 	return []*counter{topic, changes}, w.finish()
 }
+
+// TestSlotDropped: the permanent slot is dropped from outside while the
+// gateway streams. It creates the slot again, its clients are told that
+// changes were skipped, and rows committed after reach them.
+func TestSlotDropped(t *testing.T) {
+	db := harness.Database(t, &suite, seqSchema)
+	g := harness.Start(t, binary, db, "SLOT_NAME=dropped", "REJOIN_GRACE_MS=0", "LOG_LEVEL=info")
+	topic, changes := newCounter(t), newCounter(t)
+	topic.connect(g.Port, "realtime:public:seq")
+	changes.connectWith(g.Port, "realtime:board", changesConfig("seq"))
+	conn, err := pgx.Connect(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		// The gateway reconnects within a quarter second: terminate its
+		// walsender and drop the slot before it does.
+		_, err := conn.Exec(t.Context(), `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'dropped' AND active_pid IS NOT NULL`)
+		if err == nil {
+			_, err = conn.Exec(t.Context(), `SELECT pg_drop_replication_slot('dropped')`)
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("could not drop the slot: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range []*counter{topic, changes} {
+		t.Logf("client told: %s", c.waitNotice("was gone", 30*time.Second))
+	}
+	w := startWriter(db, 100, 0)
+	time.Sleep(time.Second)
+	last := w.finish()
+	for _, c := range []*counter{topic, changes} {
+		c.waitFor(1, last, 20*time.Second)
+		if m := c.missing(1, last); m != 0 {
+			t.Errorf("%d of %d rows committed after the slot came back are missing", m, last)
+		}
+	}
+}
