@@ -68,7 +68,7 @@ func NewHub(log *slog.Logger, confirm func(pglogrepl.LSN)) *Hub {
 	if confirm == nil {
 		confirm = func(pglogrepl.LSN) {}
 	}
-	return &Hub{log: log, confirm: confirm, v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, topics: map[*channel]*conn{}, columns: map[uint32]cachedColumns{}}
+	return &Hub{log: log, confirm: confirm, v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, topics: map[*channel]*conn{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{}}
 }
 
 // Run routes batches until in is closed or ctx is done.
@@ -276,12 +276,20 @@ func (h *Hub) notifyStream(n *replication.Notice) {
 type stalledQueues struct {
 	frames map[*conn][][]byte
 	order  []*conn
+	// route numbers Route calls; sockets counts the distinct sockets that
+	// were handed frames in this one (see conn.lastRoute).
+	route   uint64
+	sockets int
 }
 
 // deliver queues frame for c, or keeps it for flush when c's queue is full
 // (or already has frames kept, which must stay in order). It returns false
 // when c is closing.
 func (s *stalledQueues) deliver(c *conn, frame []byte) bool {
+	if c.lastRoute != s.route {
+		c.lastRoute = s.route
+		s.sockets++
+	}
 	if kept, ok := s.frames[c]; ok {
 		s.frames[c] = append(kept, frame)
 		return true
@@ -299,15 +307,23 @@ func (s *stalledQueues) deliver(c *conn, frame []byte) bool {
 	return true
 }
 
-// flush waits for each stalled socket in turn (each at most its grace).
+// flush waits for each stalled socket in turn (each at most its grace),
+// and starts the next Route. The waits count against a socket's budget
+// only when the stalled sockets are a minority of those this Route
+// delivered to: a few laggards are keeping the others waiting. When most
+// are behind, as in a bulk write faster than clients read, waiting passes
+// the backpressure on to the WAL, and every reading client gets every row.
 func (s *stalledQueues) flush() {
+	charge := 2*len(s.order) < s.sockets
 	for _, c := range s.order {
 		for _, f := range s.frames[c] {
-			if !c.pushWait(f) {
+			if !c.pushWait(f, charge) {
 				break
 			}
 		}
 		delete(s.frames, c)
 	}
 	s.order = s.order[:0]
+	s.route++
+	s.sockets = 0
 }

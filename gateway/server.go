@@ -50,6 +50,8 @@ type Server struct {
 	badFrames   atomic.Int64
 	panics      atomic.Int64
 	refused     atomic.Int64
+	// routerWait is the time (ns) routing spent waiting for full sockets.
+	routerWait atomic.Int64
 }
 
 // NewServer builds a server. repl may be nil (no health from replication and
