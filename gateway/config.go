@@ -71,6 +71,9 @@ type Config struct {
 	CORSOrigins []string
 
 	ExposeMetrics bool   // EXPOSE_METRICS
+	// PprofAddr, when set, serves net/http/pprof there (PPROF=true serves
+	// it on PPROF_ADDR, default 127.0.0.1:6060; off by default).
+	PprofAddr string
 	LogLevel      string // LOG_LEVEL: debug, info, warning, error (default info)
 	LogFormat     string // LOG_FORMAT: text or json (default text)
 
@@ -242,6 +245,12 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	secret("JWT_JWKS", &c.JWKS)
 	errs = append(errs, c.selfHostEnv(get, secret)...)
 	boolean("EXPOSE_METRICS", &c.ExposeMetrics)
+	var pprofOn bool
+	boolean("PPROF", &pprofOn)
+	if pprofOn {
+		c.PprofAddr = "127.0.0.1:6060"
+		str("PPROF_ADDR", &c.PprofAddr)
+	}
 	str("LOG_LEVEL", &c.LogLevel)
 	str("LOG_FORMAT", &c.LogFormat)
 	var frame int

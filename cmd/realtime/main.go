@@ -181,6 +181,13 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		return err
 	}
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if cfg.PprofAddr != "" {
+		wg.Go(func() {
+			if err := servePprof(replCtx, cfg.PprofAddr, log); err != nil {
+				log.Error("pprof server", "addr", cfg.PprofAddr, "err", err)
+			}
+		})
+	}
 
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- httpSrv.Serve(ln) })
