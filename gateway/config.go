@@ -70,12 +70,12 @@ type Config struct {
 	// the cors plugin of Supabase's Kong).
 	CORSOrigins []string
 
-	ExposeMetrics bool   // EXPOSE_METRICS
+	ExposeMetrics bool // EXPOSE_METRICS
 	// PprofAddr, when set, serves net/http/pprof there (PPROF=true serves
 	// it on PPROF_ADDR, default 127.0.0.1:6060; off by default).
 	PprofAddr string
-	LogLevel      string // LOG_LEVEL: debug, info, warning, error (default info)
-	LogFormat     string // LOG_FORMAT: text or json (default text)
+	LogLevel  string // LOG_LEVEL: debug, info, warning, error (default info)
+	LogFormat string // LOG_FORMAT: text or json (default text)
 
 	// MaxFrameBytes is the largest frame a client may send (MAX_FRAME_BYTES,
 	// default 5,000,000 like the current original).
