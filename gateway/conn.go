@@ -416,11 +416,28 @@ func (c *conn) drain() {
 // writeBatch writes frames under one deadline: with the socket corked they
 // only fill a buffer, and uncork sends them in one go.
 func (c *conn) writeBatch(batch []outFrame) error {
+	if c.cork == nil {
+		return c.writeBatchSlowly(batch)
+	}
+	c.cork.cork(c.srv.cfg.WriteTimeout)
+	var err error
+	for i, f := range batch {
+		if err == nil && !c.abort.Load() {
+			err = c.cork.writeFrame(f.binary, f.data)
+		}
+		batch[i] = outFrame{}
+	}
+	if uerr := c.cork.uncork(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// writeBatchSlowly writes through coder/websocket, for conns built in
+// tests without a hijacked connection to frame on.
+func (c *conn) writeBatchSlowly(batch []outFrame) error {
 	wctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)
 	defer cancel()
-	if c.cork != nil {
-		c.cork.cork()
-	}
 	var err error
 	for i, f := range batch {
 		typ := websocket.MessageText
@@ -431,11 +448,6 @@ func (c *conn) writeBatch(batch []outFrame) error {
 			err = c.ws.Write(wctx, typ, f.data)
 		}
 		batch[i] = outFrame{}
-	}
-	if c.cork != nil {
-		if uerr := c.cork.uncork(c.srv.cfg.WriteTimeout); err == nil {
-			err = uerr
-		}
 	}
 	return err
 }

@@ -52,6 +52,8 @@ type Server struct {
 	refused     atomic.Int64
 	// routerWait is the time (ns) routing spent waiting for full sockets.
 	routerWait atomic.Int64
+	// corkBufs holds the sockets' batch buffers (*[]byte) between batches.
+	corkBufs sync.Pool
 }
 
 // NewServer builds a server. repl may be nil (no health from replication and
@@ -180,7 +182,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	id := s.nextID
 	s.mu.Unlock()
 
-	cw := &corkingWriter{ResponseWriter: w}
+	cw := &corkingWriter{ResponseWriter: w, bufs: &s.corkBufs}
 	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		// Like the original (check_origin: false): browsers on any origin may connect.
 		InsecureSkipVerify: true,

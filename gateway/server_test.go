@@ -26,7 +26,7 @@ type testServer struct {
 	hub *Hub
 }
 
-func newTestServer(t *testing.T, mod func(*Config)) *testServer {
+func newTestServer(t testing.TB, mod func(*Config)) *testServer {
 	t.Helper()
 	cfg := Defaults()
 	cfg.SecureChannels = false
