@@ -210,16 +210,7 @@ func TestBulkWritePacedByReadingClients(t *testing.T) {
 	for i := range clients {
 		c := ts.dial(t, "")
 		joinV1(t, c, "realtime:*", fmt.Sprint(i+1))
-		go func() {
-			count := 0
-			for count < n {
-				if _, _, err := c.ws.Read(context.Background()); err != nil {
-					break
-				}
-				count++
-			}
-			got <- count
-		}()
+		go readFrames(c.ws, n, got)
 	}
 	for range n / 20 {
 		b := serviceUpdate("1", "1", "2")
