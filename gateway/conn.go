@@ -165,7 +165,16 @@ func (c *conn) pushWait(frame []byte, charge bool) bool {
 		}
 		now := time.Now()
 		c.repayWait(now)
+		// Without progress the budget runs from when the queue was found
+		// full, not from this wait: many sockets that stopped reading at
+		// once cost the router one grace, not one each.
+		c.mu.Lock()
+		fullSince := c.fullSince
+		c.mu.Unlock()
 		wait := c.srv.cfg.SlowConsumerGrace - c.waitDebt
+		if !fullSince.IsZero() {
+			wait -= now.Sub(fullSince)
+		}
 		if wait <= 0 {
 			c.close(reasonSlowConsumer, fmt.Sprintf("slow consumer: more than %d bytes waiting to be sent; routing waited %v for it",
 				c.srv.cfg.OutboundQueueBytes, c.waitDebt.Round(time.Millisecond)))

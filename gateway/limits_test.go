@@ -229,3 +229,33 @@ func TestBulkWritePacedByReadingClients(t *testing.T) {
 		t.Fatalf("%d slow-consumer disconnects of clients that kept reading", d)
 	}
 }
+
+// Many sockets that stop reading cost the router about one grace, not one
+// each in turn: their budgets run from when their queues were found full.
+func TestManyStuckSocketsCostOneGrace(t *testing.T) {
+	const grace, stuck = 300 * time.Millisecond, 10
+	ts := newTestServer(t, func(c *Config) {
+		c.OutboundQueueBytes, c.SlowConsumerGrace, c.WriteTimeout = 16<<10, grace, 3*time.Second
+	})
+	for range stuck {
+		ws := dialTinyBuffer(t, ts.url+"/socket/websocket")
+		ws.Write(t.Context(), websocket.MessageText, []byte(`{"topic":"realtime:*","event":"phx_join","payload":{},"ref":"1"}`))
+	}
+	time.Sleep(200 * time.Millisecond) // the joins are handled
+	// Large rows until every stuck socket is closed: first their kernel
+	// buffers fill, then their queues, then the router waits.
+	big := serviceUpdate("1", "1", strings.Repeat("x", 8000))
+	began := time.Now()
+	for ts.srv.disconnects[reasonSlowConsumer].Load() < stuck && time.Since(began) < 60*time.Second {
+		ts.hub.Route(big)
+	}
+	waited := time.Duration(ts.srv.routerWait.Load())
+	closed := ts.srv.disconnects[reasonSlowConsumer].Load()
+	t.Logf("%d sockets that stopped reading closed after %v; routing waited %v for them", closed, time.Since(began).Round(time.Millisecond), waited.Round(time.Millisecond))
+	if closed != stuck {
+		t.Fatalf("%d of %d stuck sockets closed", closed, stuck)
+	}
+	if waited > stuck*grace/2 {
+		t.Errorf("routing waited %v: the stuck sockets' graces were paid one after another", waited)
+	}
+}
