@@ -23,6 +23,7 @@ import (
 
 	"github.com/pgrealtime/realtime/cluster"
 	"github.com/pgrealtime/realtime/gateway"
+	"github.com/pgrealtime/realtime/gateway/migrate"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -110,9 +111,10 @@ func newLogger(cfg gateway.Config) *slog.Logger {
 // ready, if not nil, is called with the listening address once the server
 // accepts.
 func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(addr string)) error {
+	pubs, dbcast := prepareSchema(ctx, cfg, log.With("component", "schema"))
 	replCfg := replication.Config{
 		ConnString:        cfg.ConnString(),
-		Publications:      cfg.Publications,
+		Publications:      pubs,
 		SlotName:          cfg.SlotName,
 		TemporarySlot:     cfg.TemporarySlot,
 		MaxLagMB:          cfg.MaxLagMB,
@@ -173,6 +175,10 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 			}
 			hub.Run(routeCtx, batches)
 		})
+	}
+	if dbcast && cfg.Migrations {
+		janitor := migrate.Janitor{ConnString: cfg.ConnString(), Logger: log.With("component", "janitor")}
+		wg.Go(func() { janitor.Run(replCtx) })
 	}
 	ln, err := net.Listen(cfg.Listen())
 	if err != nil {
