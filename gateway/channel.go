@@ -26,6 +26,8 @@ type channel struct {
 	// presenceState asks for presence_state right after the join reply.
 	presenceState bool
 	subs          []*pgSub
+	// access is what RLS allows a private channel (access.go); nil when public.
+	access *topicAccess
 	// token is the JWT the channel joined or last refreshed with (secure
 	// channels only); expired is set once its channel was closed for it.
 	token   string
