@@ -1,6 +1,10 @@
 package gateway
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/pgrealtime/realtime/gateway/policy"
+)
 
 // extension names what a private channel may be allowed to read or write,
 // as realtime.messages.extension spells it.
@@ -36,4 +40,9 @@ func (a *topicAccess) read(ext extension) bool {
 		return a.readPresence.Load()
 	}
 	return a.readBroadcast.Load()
+}
+
+func (a *topicAccess) setRead(r policy.Read) {
+	a.readBroadcast.Store(r.Broadcast)
+	a.readPresence.Store(r.Presence)
 }

@@ -52,6 +52,10 @@ func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
 	}
 	topic, event := r.PathValue("topic"), r.PathValue("event")
 	room := RoomRef{Private: r.URL.Query().Get("private") == "true", Topic: filters.TopicPrefix + topic}
+	if room.Private && !s.httpMayWrite(r, topic) {
+		w.WriteHeader(http.StatusAccepted) // as the batch endpoint: accepted, not delivered
+		return
+	}
 	if binary {
 		// Checked here so that a topic or event too long for a binary
 		// frame (255 bytes) is the caller's error, not a silent drop.

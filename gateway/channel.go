@@ -133,6 +133,9 @@ func (c *conn) join(m phoenix.Message) {
 	if hasConfig {
 		var errMsg string
 		reply, after, errMsg = c.prepareConfigJoin(m, ch, p.Config)
+		if errMsg == "" {
+			errMsg = c.authorizeJoin(ch)
+		}
 		if errMsg != "" {
 			c.send(phoenix.ErrorReply(m, errMsg))
 			return

@@ -36,7 +36,9 @@ type Server struct {
 	hub  *Hub
 	repl Replication
 	auth *authenticator
-	mets *metrics
+	// policy authorizes private channels (private.go); nil: refused.
+	policy Policy
+	mets   *metrics
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}

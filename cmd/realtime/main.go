@@ -129,6 +129,12 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	routeCtx, stopRouting := context.WithCancel(replCtx)
 	defer stopRouting()
 	routed := make(chan struct{})
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
 	var wg sync.WaitGroup
 	var srv *gateway.Server
 	var status func() replication.Status
@@ -146,6 +152,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, node); err != nil {
 			return err
 		}
+		setPolicy(srv, cfg, dbcast, &closers)
 		status = node.Status
 		close(routed) // the node routes and confirms by NATS acknowledgement
 		wg.Go(func() { node.Run(replCtx) })
@@ -158,6 +165,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, stream); err != nil {
 			return err
 		}
+		setPolicy(srv, cfg, dbcast, &closers)
 		status = stream.Status
 		batches := make(chan replication.Batch, 16)
 		wg.Go(func() { stream.Run(replCtx, batches) })

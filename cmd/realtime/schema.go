@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgrealtime/realtime/gateway"
 	"github.com/pgrealtime/realtime/gateway/migrate"
+	"github.com/pgrealtime/realtime/gateway/policy"
 )
 
 // schemaTimeout bounds the migrations at start: a database that does not
@@ -36,4 +37,16 @@ func prepareSchema(ctx context.Context, cfg gateway.Config, log *slog.Logger) (p
 		pubs = append(slices.Clone(pubs), migrate.Publication)
 	}
 	return pubs, true
+}
+
+// setPolicy lets srv authorize private channels by RLS when the schema
+// they are checked against is in place; the checker's pool is closed with
+// the closers when run returns.
+func setPolicy(srv *gateway.Server, cfg gateway.Config, schemaReady bool, closers *[]func()) {
+	if !schemaReady {
+		return
+	}
+	p := policy.New(cfg.ConnString(), cfg.AfterConnectQuery)
+	srv.SetPolicy(p)
+	*closers = append(*closers, p.Close)
 }
