@@ -19,6 +19,17 @@ func fixture(t *testing.T, name string) string {
 	return string(b)
 }
 
+// TestSupabaseRoles creates the Supabase API roles on the shared cluster
+// before any parallel test goes on (it is not parallel, so they wait for
+// it): roles are cluster-wide, and two tests that create the same role at
+// the same moment make one of them fail.
+func TestSupabaseRoles(t *testing.T) {
+	db := database(t, fixture(t, "supabase_project.sql"))
+	exec1(t, db, `DO $$ BEGIN
+  IF NOT (SELECT rolbypassrls FROM pg_roles WHERE rolname = 'service_role') THEN RAISE EXCEPTION 'service_role does not bypass RLS'; END IF;
+END $$`)
+}
+
 // supabaseDB is a database set up like a Supabase project, plus schema.
 func supabaseDB(t *testing.T, schema string) string {
 	t.Helper()
