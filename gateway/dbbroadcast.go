@@ -166,6 +166,10 @@ func (h *Hub) routeDBBroadcast(ch *replication.Change) bool {
 		}
 		return true
 	}
+	if size := len(m.payload) + len(m.binary); h.maxBroadcastBytes > 0 && size > h.maxBroadcastBytes {
+		h.log.Warn("row of realtime.messages not broadcast", "reason", fmt.Sprintf("payload of %d bytes is over MAX_BROADCAST_BYTES (%d)", size, h.maxBroadcastBytes), "topic", m.topic, "id", m.id)
+		return true
+	}
 	r := h.rooms[roomKey{private: m.private, topic: filters.TopicPrefix + m.topic}]
 	if r == nil {
 		return true

@@ -45,6 +45,8 @@ type Hub struct {
 	latency interface{ Observe(float64) }
 	// maxRecordBytes marks larger changes TooLarge; 0 = no limit.
 	maxRecordBytes int
+	// maxBroadcastBytes drops larger broadcasts from the database; 0 = no limit.
+	maxBroadcastBytes int
 }
 
 type cachedColumns struct {

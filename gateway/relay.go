@@ -94,6 +94,9 @@ func interestOf(ch *channel) Interest {
 	}
 	if ch.room != nil {
 		in.Room = &RoomRef{Private: ch.room.private, Topic: ch.room.topic}
+		// Broadcasts from the database arrive as changes of
+		// realtime.messages, or of its daily partitions.
+		in.Tables = append(in.Tables, TableRef{Schema: "realtime", Table: filters.Wildcard})
 	}
 	return in
 }

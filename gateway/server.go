@@ -76,6 +76,7 @@ func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Serve
 	s.mets = newMetrics(s)
 	hub.latency = s.mets.latency
 	hub.maxRecordBytes = cfg.MaxRecordBytes
+	hub.maxBroadcastBytes = cfg.MaxBroadcastBytes
 	return s, nil
 }
 

@@ -212,3 +212,35 @@ func TestDBBroadcastWithoutPrivilege(t *testing.T) {
 		t.Errorf("logs do not name the missing privilege:\n%s", logs)
 	}
 }
+
+// A payload over MAX_BROADCAST_BYTES is not broadcast, and says why.
+func TestDBBroadcastOverLimit(t *testing.T) {
+	t.Parallel()
+	db := supabaseDB(t, itemsSchema)
+	g := startGateway(t, db, "MAX_BROADCAST_BYTES=1000")
+	c := g.startClient(t, "2119")
+	c.subscribed(map[string]any{"name": "room", "broadcast": []string{"ev"}})
+	exec1(t, db, `SELECT realtime.send(jsonb_build_object('n', 1, 'pad', repeat('x', 2000)), 'ev', 'room', false)`)
+	exec1(t, db, `SELECT realtime.send('{"n":2}', 'ev', 'room', false)`)
+	c.dbBroadcast("room", "ev", 2)
+	c.noBroadcast("room", 1)
+	if !strings.Contains(g.Logs.String(), "over MAX_BROADCAST_BYTES") {
+		t.Error("the dropped broadcast was not logged")
+	}
+}
+
+// In a cluster, every node delivers broadcasts from the database to its
+// own members, whichever node holds the slot.
+func TestDBBroadcastCluster(t *testing.T) {
+	t.Parallel()
+	db := supabaseDB(t, itemsSchema)
+	nodes, holder := startCluster(t, db, 2)
+	other := nodes[1-holder]
+	a := nodes[holder].startClient(t, "2119")
+	b := other.startClient(t, "288")
+	a.subscribed(map[string]any{"name": "room", "broadcast": []string{"ev"}})
+	b.subscribed(map[string]any{"name": "room", "broadcast": []string{"ev"}})
+	exec1(t, db, `SELECT realtime.send('{"n":1}', 'ev', 'room', false)`)
+	checkMeta(t, a.dbBroadcast("room", "ev", 1))
+	checkMeta(t, b.dbBroadcast("room", "ev", 1))
+}
