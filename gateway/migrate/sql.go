@@ -161,4 +161,10 @@ BEGIN
   END IF;
 END
 $do$;`},
+
+	// A broadcast the gateway delivered itself and stores for replay
+	// (persist) must not come back through the replication stream; the
+	// same column as Supabase's newest schema says so.
+	{8, "skip_broadcast", when(`NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'realtime.messages'::regclass AND attname = 'skip_broadcast' AND NOT attisdropped)`,
+		`ALTER TABLE realtime.messages ADD COLUMN skip_broadcast boolean NOT NULL DEFAULT false`)},
 }

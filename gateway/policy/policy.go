@@ -1,6 +1,8 @@
-// Package policy asks PostgreSQL what a private channel's user may do: read
-// and write broadcast and presence on a topic, as decided by the Row Level
-// Security policies on realtime.messages, the way Supabase Realtime asks.
+// Package policy is the gateway's access to realtime.messages on behalf of
+// the users of private channels: what a user may do (read and write
+// broadcast and presence on a topic, as decided by the Row Level Security
+// policies on realtime.messages, the way Supabase Realtime asks), and the
+// broadcasts stored for replay (history.go).
 //
 // Each question is one transaction that is always rolled back: probe rows
 // are inserted into realtime.messages, the transaction takes the user's role
@@ -141,8 +143,8 @@ func (c *Checker) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return fn(tx)
 }
 
-// become takes on the user's identity for the rest of the transaction.
-func become(ctx context.Context, tx pgx.Tx, topic string, cl Claims) error {
+// Become takes on the user's identity for the rest of the transaction.
+func Become(ctx context.Context, tx pgx.Tx, topic string, cl Claims) error {
 	_, err := tx.Exec(ctx, `SELECT set_config('role', $1, true),
        set_config('realtime.topic', $2, true),
        set_config('request.jwt.claims', $3, true),
@@ -172,7 +174,7 @@ SELECT array_agg(id::text ORDER BY extension) FROM p`, topic, []string{Broadcast
 		if err != nil {
 			return fmt.Errorf("insert probe rows: %w", err)
 		}
-		if err := become(ctx, tx, topic, cl); err != nil {
+		if err := Become(ctx, tx, topic, cl); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, "SELECT extension FROM realtime.messages WHERE id = ANY($1::uuid[])", ids)
@@ -201,7 +203,7 @@ SELECT array_agg(id::text ORDER BY extension) FROM p`, topic, []string{Broadcast
 func (c *Checker) CanWrite(ctx context.Context, topic, ext string, cl Claims) (bool, error) {
 	allowed := false
 	err := c.inTx(ctx, func(tx pgx.Tx) error {
-		if err := become(ctx, tx, topic, cl); err != nil {
+		if err := Become(ctx, tx, topic, cl); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO realtime.messages (topic, extension, inserted_at, updated_at)
@@ -218,4 +220,9 @@ VALUES ($1, $2, timezone('utc', now()), timezone('utc', now()))`, topic, ext)
 		return nil
 	})
 	return allowed, err
+}
+
+func isUndefinedColumn(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42703"
 }
