@@ -42,7 +42,13 @@ func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMe
 		c.send(phoenix.ErrorReply(m, err.Error()))
 		return
 	}
-	c.srv.hub.sendRoom(RoomMessage{Room: ch.room.ref(), Binary: &BinaryBroadcast{Event: bm.Event, Metadata: bm.Metadata, Encoding: bm.Encoding, Payload: bm.Payload}}, c)
+	rm := RoomMessage{Room: ch.room.ref(), Binary: &BinaryBroadcast{Event: bm.Event, Metadata: bm.Metadata, Encoding: bm.Encoding, Payload: bm.Payload}}
+	if persistRequested(bm.Metadata) {
+		if !c.persistBroadcast(m, ch, &rm) {
+			return
+		}
+	}
+	c.srv.hub.sendRoom(rm, c)
 	if ch.ack {
 		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
 	}

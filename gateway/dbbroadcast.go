@@ -176,7 +176,7 @@ func (h *Hub) routeDBBroadcast(ch *replication.Change) bool {
 	}
 	frames := renderDBMessage(m)
 	for c, member := range r.members {
-		if !member.mayRead(extBroadcast) {
+		if !member.mayRead(extBroadcast) || member.extras.replayed[m.id] {
 			continue
 		}
 		if f, ok := frames.frameFor(c); ok && h.stalled.deliverFrame(c, f) {

@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -22,6 +24,9 @@ import (
 type Policy interface {
 	CanRead(ctx context.Context, topic string, cl policy.Claims) (policy.Read, error)
 	CanWrite(ctx context.Context, topic, ext string, cl policy.Claims) (bool, error)
+	// Store and Replay keep and read back broadcasts (persist, replay).
+	Store(ctx context.Context, topic, event string, payload json.RawMessage, binary []byte) (string, error)
+	Replay(ctx context.Context, topic string, since time.Time, limit int, cl policy.Claims) ([]policy.Stored, error)
 }
 
 // SetPolicy turns on RLS authorization of private channels. Call it before

@@ -171,3 +171,81 @@ func TestPrivateBroadcastAPI(t *testing.T) {
 	svc.dbBroadcast("user:"+subA, "ev", 2)
 	svc.noBroadcast("user:"+subB, 1)
 }
+
+// replayed picks a broadcast with n on name and reports whether it was
+// marked replayed.
+func (c *nodeClient) replayedBroadcast(name string, n int) bool {
+	c.t.Helper()
+	e := c.dbBroadcast(name, "ev", n)
+	meta, _ := e["meta"].(map[string]any)
+	if id, _ := meta["id"].(string); len(id) != 36 {
+		c.t.Errorf("%s n=%d: meta %v, want a stored id", name, n, e["meta"])
+	}
+	return meta["replayed"] == true
+}
+
+// Persisted broadcasts (socket send and httpSend) reach members live with
+// their stored id, and a later join with replay gets the newest of them
+// first, marked replayed, then live ones, without duplicates.
+func TestPersistAndReplay(t *testing.T) {
+	t.Parallel()
+	g := startPrivate(t)
+	topic := "user:" + subA
+	tokenA := userToken(t, "authenticated", subA)
+	a := g.startClientKey(t, "2119", tokenA)
+	live := g.startClientKey(t, "2119", tokenA)
+	a.subscribed(private(topic, nil))
+	live.subscribed(private(topic, nil))
+	since := time.Now().Add(-2 * time.Second).UnixMilli()
+	for n := 1; n <= 3; n++ {
+		a.send(map[string]any{"cmd": "send", "name": topic, "event": "ev", "payload": map[string]any{"n": n}, "persist": true})
+	}
+	a.send(map[string]any{"cmd": "httpSend", "name": topic, "event": "ev", "payload": map[string]any{"n": 4}, "persist": true})
+	if e := a.expect("httpSend", func(e event) bool { return e.str("kind") == "httpSent" }); e["error"] != nil {
+		t.Fatalf("httpSend with persist: %v", e)
+	}
+	for n := 1; n <= 4; n++ {
+		if live.replayedBroadcast(topic, n) {
+			t.Errorf("live n=%d marked replayed", n)
+		}
+	}
+
+	r := g.startClientKey(t, "2119", tokenA)
+	r.subscribed(private(topic, map[string]any{"config": map[string]any{"private": true,
+		"broadcast": map[string]any{"replay": map[string]any{"since": since, "limit": 3}}}}))
+	exec1(t, g.db, fmt.Sprintf(`SELECT realtime.send('{"n":5}', 'ev', '%s')`, topic))
+	for n := 2; n <= 4; n++ {
+		if !r.replayedBroadcast(topic, n) {
+			t.Errorf("replayed n=%d not marked replayed", n)
+		}
+	}
+	if r.replayedBroadcast(topic, 5) {
+		t.Error("live n=5 marked replayed")
+	}
+	r.noBroadcast(topic, 1)
+	for _, e := range r.backlog {
+		if e.str("kind") == "broadcast" {
+			t.Errorf("unexpected or duplicate broadcast: %v", e)
+		}
+	}
+	// No stored message is delivered a second time by the stream.
+	live.replayedBroadcast(topic, 5)
+	for _, e := range live.backlog {
+		if e.str("kind") == "broadcast" {
+			t.Errorf("stored broadcast delivered twice: %v", e)
+		}
+	}
+}
+
+// replication_ready: the system event once the stream is live.
+func TestReplicationReady(t *testing.T) {
+	t.Parallel()
+	g := startPrivate(t)
+	c := g.startClientKey(t, "supabase", userToken(t, "authenticated", subA))
+	c.subscribed(map[string]any{"name": "room", "config": map[string]any{"broadcast": map[string]any{"replication_ready": true}}})
+	e := c.expect("system", func(e event) bool { return e.str("kind") == "system" })
+	p, _ := e["payload"].(map[string]any)
+	if p["status"] != "ok" || p["message"] != "Replication connection established" || p["extension"] != "system" || p["channel"] != "room" {
+		t.Errorf("replication_ready system event: %v", p)
+	}
+}
