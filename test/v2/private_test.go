@@ -249,3 +249,36 @@ func TestReplicationReady(t *testing.T) {
 		t.Errorf("replication_ready system event: %v", p)
 	}
 }
+
+// httpSend on a private channel, JSON and binary, runs the write check.
+func TestPrivateHTTPSend(t *testing.T) {
+	t.Parallel()
+	g := startPrivate(t)
+	a := g.startClientKey(t, "supabase", userToken(t, "authenticated", subA))
+	svc := g.startClientKey(t, "2119", userToken(t, "service_role", ""))
+	svc.subscribed(private("user:"+subA, nil))
+	svc.subscribed(private("user:"+subB, nil))
+	a.subscribed(private("user:"+subA, nil))
+	a.refused(private("user:"+subB, nil))
+	httpSend := func(name string, payload any, binary bool) {
+		t.Helper()
+		a.send(map[string]any{"cmd": "httpSend", "name": name, "event": "ev", "payload": payload, "binary": binary})
+		if e := a.expect("httpSend", func(e event) bool { return e.str("kind") == "httpSent" }); e["error"] != nil {
+			t.Fatalf("httpSend: %v", e)
+		}
+	}
+	httpSend("user:"+subA, map[string]any{"n": 1}, false)
+	httpSend("user:"+subA, []int{1, 2, 3}, true)
+	httpSend("user:"+subB, map[string]any{"n": 2}, false) // not allowed: accepted, not delivered
+	httpSend("user:"+subA, map[string]any{"n": 3}, false)
+	svc.dbBroadcast("user:"+subA, "ev", 1)
+	e := svc.expect("binary httpSend", func(e event) bool {
+		p, _ := e["payload"].(map[string]any)
+		return e.str("kind") == "broadcast" && p["bytes"] != nil
+	})
+	if got := fmt.Sprint(e["payload"].(map[string]any)["bytes"]); got != "[1 2 3]" {
+		t.Errorf("binary payload = %s, want [1 2 3]", got)
+	}
+	svc.dbBroadcast("user:"+subA, "ev", 3)
+	svc.noBroadcast("user:"+subB, 2)
+}

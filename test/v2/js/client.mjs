@@ -29,7 +29,7 @@ function subscribe(c) {
     ch.on('postgres_changes', b, (p) => out({ kind: 'pg', name: c.name, binding: i, type: p.eventType, new: p.new, old: p.old, commit_timestamp: p.commit_timestamp }));
   });
   for (const ev of c.broadcast || []) {
-    ch.on('broadcast', { event: ev }, (p) => out({ kind: 'broadcast', name: c.name, event: p.event, payload: p.payload, meta: p.meta }));
+    ch.on('broadcast', { event: ev }, (p) => out({ kind: 'broadcast', name: c.name, event: p.event, payload: p.payload instanceof ArrayBuffer ? { bytes: Array.from(new Uint8Array(p.payload)) } : p.payload, meta: p.meta }));
   }
   if (c.presence) {
     ch.on('presence', { event: 'sync' }, () => out({ kind: 'presence', name: c.name, state: ch.presenceState() }));
