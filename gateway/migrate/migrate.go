@@ -74,8 +74,8 @@ func connect(ctx context.Context, connString string) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// Run applies the migrations the database has not had, then makes the
-// partitions of today and the next days. It returns the versions it
+// Run applies the migrations the database has not had and makes the
+// partitions of today and the next days, in one transaction. It returns the versions it
 // applied. log may be nil.
 func Run(ctx context.Context, connString string, log *slog.Logger) ([]int64, error) {
 	if log == nil {
@@ -89,14 +89,7 @@ func Run(ctx context.Context, connString string, log *slog.Logger) ([]int64, err
 	if err := checkPrivileges(ctx, conn); err != nil {
 		return nil, err
 	}
-	applied, err := apply(ctx, conn, log)
-	if err != nil {
-		return applied, err
-	}
-	if _, err := ensurePartitions(ctx, conn, time.Now(), DefaultAhead); err != nil {
-		return applied, explain(ctx, conn, err)
-	}
-	return applied, nil
+	return apply(ctx, conn, log)
 }
 
 func apply(ctx context.Context, conn *pgx.Conn, log *slog.Logger) ([]int64, error) {
@@ -113,7 +106,7 @@ CREATE TABLE IF NOT EXISTS `+historyTable+` (
   version bigint PRIMARY KEY,
   name text NOT NULL,
   applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return nil, explain(ctx, conn, fmt.Errorf("create %s: %w", historyTable, err))
+		return nil, explain(conn, fmt.Errorf("create %s: %w", historyTable, err))
 	}
 	rows, err := tx.Query(ctx, "SELECT version FROM "+historyTable)
 	if err != nil {
@@ -133,12 +126,17 @@ CREATE TABLE IF NOT EXISTS `+historyTable+` (
 			continue
 		}
 		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return nil, explain(ctx, conn, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err))
+			return nil, explain(conn, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err))
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO "+historyTable+" (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
 			return nil, err
 		}
 		applied = append(applied, m.version)
+	}
+	// Under the same lock as the janitor's rounds, so that gateways
+	// starting together do not race to create today's partition.
+	if _, err := ensurePartitions(ctx, tx, time.Now(), DefaultAhead); err != nil {
+		return nil, explain(conn, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, err
@@ -174,13 +172,13 @@ SELECT current_user, current_database(),
 
 // explain turns PostgreSQL's "permission denied" into a PrivilegeError,
 // and leaves other errors as they are.
-func explain(ctx context.Context, conn *pgx.Conn, err error) error {
+func explain(conn *pgx.Conn, err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
 		return err
 	}
-	var role string
-	_ = conn.QueryRow(context.WithoutCancel(ctx), "SELECT current_user").Scan(&role)
+	// The role we logged in as: the transaction may be aborted, so no query.
+	role := conn.Config().User
 	priv, on := "the needed", "the realtime schema's objects"
 	if strings.Contains(pgErr.Message, "must be owner") {
 		priv = "ownership"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Defaults of Janitor, as Supabase's server keeps them.
@@ -43,7 +44,7 @@ func partitionDay(name string) (time.Time, bool) {
 // ensurePartitions creates the partitions of today and ahead days after it
 // that are missing, and returns the names it created. A realtime.messages
 // that is not partitioned (an old shape) is left alone.
-func ensurePartitions(ctx context.Context, conn *pgx.Conn, now time.Time, ahead int) ([]string, error) {
+func ensurePartitions(ctx context.Context, conn querier, now time.Time, ahead int) ([]string, error) {
 	var partitioned bool
 	err := conn.QueryRow(ctx, "SELECT coalesce((SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass('realtime.messages')), false)").Scan(&partitioned)
 	if err != nil || !partitioned {
@@ -74,7 +75,7 @@ func ensurePartitions(ctx context.Context, conn *pgx.Conn, now time.Time, ahead 
 
 // dropExpired drops the partitions of realtime.messages whose day ended
 // more than retention before now, and returns their names.
-func dropExpired(ctx context.Context, conn *pgx.Conn, now time.Time, retention time.Duration) ([]string, error) {
+func dropExpired(ctx context.Context, conn querier, now time.Time, retention time.Duration) ([]string, error) {
 	rows, err := conn.Query(ctx, `
 SELECT c.relname FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid
@@ -98,6 +99,13 @@ WHERE i.inhparent = to_regclass('realtime.messages')`)
 		dropped = append(dropped, name)
 	}
 	return dropped, nil
+}
+
+// querier is a connection or a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // Janitor keeps realtime.messages' partitions: ahead of time, and not
@@ -165,13 +173,29 @@ func (j Janitor) Tidy(ctx context.Context) error {
 	if retention <= 0 {
 		retention = DefaultRetention
 	}
-	created, err := ensurePartitions(ctx, conn, now, ahead)
+	// The gateways of a cluster all run a janitor; the lock makes their
+	// rounds take turns instead of racing to create the same partition.
+	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	dropped, err := dropExpired(ctx, conn, now, retention)
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(lockKey)); err != nil {
+		return fmt.Errorf("lock partitions: %w", err)
+	}
+	created, err := ensurePartitions(ctx, tx, now, ahead)
+	if err != nil {
+		return err
+	}
+	dropped, err := dropExpired(ctx, tx, now, retention)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
 	if len(created)+len(dropped) > 0 && j.Logger != nil {
 		j.Logger.Info("realtime.messages partitions maintained", "created", created, "dropped", dropped)
 	}
-	return err
+	return nil
 }
