@@ -244,3 +244,28 @@ func TestDBBroadcastCluster(t *testing.T) {
 	checkMeta(t, a.dbBroadcast("room", "ev", 1))
 	checkMeta(t, b.dbBroadcast("room", "ev", 1))
 }
+
+// realtime.send_binary reaches vsn 2.0.0 clients as bytes; vsn 1.0.0
+// clients cannot receive bytes and get nothing for it, as for binary
+// broadcasts from sockets.
+func TestDBBroadcastSendBinary(t *testing.T) {
+	t.Parallel()
+	db := supabaseDB(t, itemsSchema)
+	g := startGateway(t, db)
+	a := g.startClient(t, "2119")
+	b := g.startClient(t, "288")
+	a.subscribed(map[string]any{"name": "room", "broadcast": []string{"*"}})
+	b.subscribed(map[string]any{"name": "room", "broadcast": []string{"*"}})
+	exec1(t, db, `SELECT realtime.send_binary('\x010203', 'bin', 'room', false)`)
+	exec1(t, db, `SELECT realtime.send('{"n":1}', 'ev', 'room', false)`)
+	e := a.expect("binary broadcast", func(e event) bool { return e.str("kind") == "broadcast" && e.str("event") == "bin" })
+	if got := fmt.Sprint(e["payload"].(map[string]any)["bytes"]); got != "[1 2 3]" {
+		t.Errorf("binary payload = %s, want [1 2 3]", got)
+	}
+	checkMeta(t, b.dbBroadcast("room", "ev", 1))
+	for _, e := range b.backlog {
+		if e.str("event") == "bin" {
+			t.Errorf("vsn 1.0.0 client got a binary broadcast: %v", e)
+		}
+	}
+}
