@@ -162,14 +162,15 @@ func (h *Hub) routeDBBroadcast(ch *replication.Change) bool {
 	m, err := parseDBMessage(ch)
 	if err != nil {
 		if !errors.Is(err, errSkipBroadcast) {
-			h.log.Warn("row of realtime.messages not broadcast", "reason", err, "lsn", ch.LSN.String())
+			h.db.drop(h.log, dropMalformed, "reason", err, "lsn", ch.LSN.String())
 		}
 		return true
 	}
 	if size := len(m.payload) + len(m.binary); h.maxBroadcastBytes > 0 && size > h.maxBroadcastBytes {
-		h.log.Warn("row of realtime.messages not broadcast", "reason", fmt.Sprintf("payload of %d bytes is over MAX_BROADCAST_BYTES (%d)", size, h.maxBroadcastBytes), "topic", m.topic, "id", m.id)
+		h.db.drop(h.log, dropTooLarge, "reason", fmt.Sprintf("payload of %d bytes is over MAX_BROADCAST_BYTES (%d)", size, h.maxBroadcastBytes), "topic", m.topic, "id", m.id)
 		return true
 	}
+	h.db.routed.Add(1)
 	r := h.rooms[roomKey{private: m.private, topic: filters.TopicPrefix + m.topic}]
 	if r == nil {
 		return true

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -97,4 +98,28 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+func TestDBBroadcastDropsCounted(t *testing.T) {
+	h := NewHub(slog.New(slog.DiscardHandler), nil)
+	h.maxBroadcastBytes = 16
+	valid := func(payload string) map[string]*string {
+		return map[string]*string{"topic": ptr("room"), "extension": ptr("broadcast"), "payload": ptr(payload),
+			"event": ptr("ev"), "private": ptr("f"), "id": ptr("0b6f1d0e-7f3a-4c1e-9d55-2b8f2f6a8c11")}
+	}
+	noTopic := valid(`{}`)
+	noTopic["topic"] = nil
+	var b replication.Batch
+	for _, row := range []map[string]*string{valid(`{}`), noTopic, valid(`{"pad":"more than sixteen bytes"}`)} {
+		b.Changes = append(b.Changes, *messageRow(row))
+	}
+	h.Route(b)
+	if r, m, l := h.db.routed.Load(), h.db.dropped[dropMalformed].Load(), h.db.dropped[dropTooLarge].Load(); r != 1 || m != 1 || l != 1 {
+		t.Errorf("routed %d, malformed %d, too large %d; want 1 each", r, m, l)
+	}
+	for r, name := range dropReasonNames {
+		if name == "" {
+			t.Errorf("drop reason %d has no metric label", r)
+		}
+	}
 }

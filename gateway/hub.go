@@ -47,6 +47,8 @@ type Hub struct {
 	maxRecordBytes int
 	// maxBroadcastBytes drops larger broadcasts from the database; 0 = no limit.
 	maxBroadcastBytes int
+	// db counts broadcasts from the database and private-channel refusals.
+	db dbcastStats
 }
 
 type cachedColumns struct {

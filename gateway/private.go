@@ -98,6 +98,7 @@ func (c *conn) authorizeJoin(ch *channel) string {
 	topic := subtopic(ch)
 	r, ok := c.srv.readAccess(topic, ch.token)
 	if !ok {
+		c.srv.hub.db.refused.Add(1)
 		return "Unauthorized: You do not have permissions to read from this Channel topic: " + topic
 	}
 	ch.access = &topicAccess{}
