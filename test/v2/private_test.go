@@ -282,3 +282,33 @@ func TestPrivateHTTPSend(t *testing.T) {
 	svc.dbBroadcast("user:"+subA, "ev", 3)
 	svc.noBroadcast("user:"+subB, 2)
 }
+
+// In a cluster every node runs the checks for its own members, and
+// private broadcasts from the database reach them on any node.
+func TestPrivateCluster(t *testing.T) {
+	t.Parallel()
+	db := supabaseDB(t, itemsSchema)
+	natsURL := startNATS(t)
+	slot := fmt.Sprintf("private_cluster_%d", time.Now().UnixNano())
+	nodes := make([]gateway, 2)
+	for i := range nodes {
+		nodes[i] = startGateway(t, db, "CLUSTER_NATS_URL="+natsURL, "SLOT_NAME="+slot, "REJOIN_GRACE_MS=0",
+			"SECURE_CHANNELS=true", "JWT_SECRET="+jwtSecret)
+	}
+	exec1(t, db, privatePolicies)
+	holder := slotHolder(t, nodes, -1)
+	other := nodes[1-holder]
+	topic := "user:" + subA
+	a := other.startClientKey(t, "2119", userToken(t, "authenticated", subA))
+	b := other.startClientKey(t, "288", userToken(t, "authenticated", subB))
+	svc := nodes[holder].startClientKey(t, "2119", userToken(t, "service_role", ""))
+	a.subscribed(private(topic, nil))
+	b.refused(private(topic, nil))
+	svc.subscribed(private(topic, nil))
+	exec1(t, db, fmt.Sprintf(`SELECT realtime.send('{"n":1}', 'ev', '%s')`, topic))
+	checkMeta(t, a.dbBroadcast(topic, "ev", 1))
+	checkMeta(t, svc.dbBroadcast(topic, "ev", 1))
+	// A socket broadcast from a's node reaches svc on the other node.
+	a.send(map[string]any{"cmd": "send", "name": topic, "event": "ev", "payload": map[string]any{"n": 2}})
+	svc.dbBroadcast(topic, "ev", 2)
+}
