@@ -40,6 +40,13 @@ type Config struct {
 	// committed since (RECREATE_STUCK_SLOT, default false).
 	RecreateStuckSlot bool
 
+	// Migrations lets the gateway create the realtime schema that private
+	// channels and broadcast from the database need, and keep the daily
+	// partitions of realtime.messages (REALTIME_MIGRATIONS, default true).
+	// false leaves the schema to the user: a missing object is then
+	// reported by name at start and those features stay off.
+	Migrations bool
+
 	// SecureChannels requires a valid JWT to connect and to join
 	// (SECURE_CHANNELS, default true as in the image).
 	SecureChannels  bool
@@ -140,6 +147,7 @@ func Defaults() Config {
 		DBSSL:                true,
 		Publications:         []string{"supabase_realtime"},
 		SecureChannels:       true,
+		Migrations:           true,
 		Tenant:               defaultTenant,
 		CORSOrigins:          []string{"*"},
 		LogLevel:             "info",
@@ -236,6 +244,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	num("MAX_REPLICATION_LAG_MB", &c.MaxLagMB)
 	boolean("RECREATE_STUCK_SLOT", &c.RecreateStuckSlot)
 	boolean("SECURE_CHANNELS", &c.SecureChannels)
+	boolean("REALTIME_MIGRATIONS", &c.Migrations)
 	secret("JWT_SECRET", &c.JWTSecret)
 	if v, ok := get("JWT_CLAIM_VALIDATORS"); ok {
 		if err := json.Unmarshal([]byte(v), &c.ClaimValidators); err != nil {

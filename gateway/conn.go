@@ -123,20 +123,20 @@ const (
 // tryPush queues a change frame unless the queue is full. It never waits:
 // the router calls it under the hub's read lock, where waiting would hold
 // back every join and leave.
-func (c *conn) tryPush(frame []byte) pushResult {
+func (c *conn) tryPush(f outFrame) pushResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing != nil {
 		return pushClosed
 	}
-	if len(c.queue) > 0 && c.queued+len(frame) > c.srv.cfg.OutboundQueueBytes {
+	if len(c.queue) > 0 && c.queued+len(f.data) > c.srv.cfg.OutboundQueueBytes {
 		if c.fullSince.IsZero() {
 			c.fullSince = time.Now()
 		}
 		return pushFull
 	}
-	c.queue = append(c.queue, outFrame{frame, false})
-	c.queued += len(frame)
+	c.queue = append(c.queue, f)
+	c.queued += len(f.data)
 	c.startWriterLocked()
 	return pushed
 }
@@ -155,9 +155,9 @@ const waitRepaid = 0.1
 // (repaid at waitRepaid of elapsed time); a socket whose debt reaches
 // SlowConsumerGrace is closed as a slow consumer. The router calls it
 // outside the hub's lock, and is the only one to touch the debt.
-func (c *conn) pushWait(frame []byte, charge bool) bool {
+func (c *conn) pushWait(f outFrame, charge bool) bool {
 	for {
-		switch c.tryPush(frame) {
+		switch c.tryPush(f) {
 		case pushed:
 			return true
 		case pushClosed:

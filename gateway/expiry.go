@@ -137,5 +137,8 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 		return
 	}
 	ch.token = token
+	if !c.recheckAccess(ch) {
+		return
+	}
 	c.trackExpiry(ch, exp)
 }

@@ -45,6 +45,10 @@ type Hub struct {
 	latency interface{ Observe(float64) }
 	// maxRecordBytes marks larger changes TooLarge; 0 = no limit.
 	maxRecordBytes int
+	// maxBroadcastBytes drops larger broadcasts from the database; 0 = no limit.
+	maxBroadcastBytes int
+	// db counts broadcasts from the database and private-channel refusals.
+	db dbcastStats
 }
 
 type cachedColumns struct {
@@ -100,6 +104,9 @@ func (h *Hub) Route(b replication.Batch) {
 		for i := range b.Changes {
 			if h.maxRecordBytes > 0 && b.Changes[i].RecordBytes() > h.maxRecordBytes {
 				b.Changes[i].TooLarge = true
+			}
+			if h.routeDBBroadcast(&b.Changes[i]) {
+				continue
 			}
 			h.routeChange(&b.Changes[i])
 			h.routeV2(&b.Changes[i])
@@ -274,7 +281,7 @@ func (h *Hub) notifyStream(n *replication.Notice) {
 // whose queues were full, in order, until the router has released the
 // hub's lock and may wait for them.
 type stalledQueues struct {
-	frames map[*conn][][]byte
+	frames map[*conn][]outFrame
 	order  []*conn
 	// route numbers Route calls; sockets counts the distinct sockets that
 	// were handed frames in this one (see conn.lastRoute).
@@ -286,22 +293,27 @@ type stalledQueues struct {
 // (or already has frames kept, which must stay in order). It returns false
 // when c is closing.
 func (s *stalledQueues) deliver(c *conn, frame []byte) bool {
+	return s.deliverFrame(c, outFrame{data: frame})
+}
+
+// deliverFrame is deliver for a frame of either kind (text or binary).
+func (s *stalledQueues) deliverFrame(c *conn, f outFrame) bool {
 	if c.lastRoute != s.route {
 		c.lastRoute = s.route
 		s.sockets++
 	}
 	if kept, ok := s.frames[c]; ok {
-		s.frames[c] = append(kept, frame)
+		s.frames[c] = append(kept, f)
 		return true
 	}
-	switch c.tryPush(frame) {
+	switch c.tryPush(f) {
 	case pushClosed:
 		return false
 	case pushFull:
 		if s.frames == nil {
-			s.frames = map[*conn][][]byte{}
+			s.frames = map[*conn][]outFrame{}
 		}
-		s.frames[c] = [][]byte{frame}
+		s.frames[c] = []outFrame{f}
 		s.order = append(s.order, c)
 	}
 	return true

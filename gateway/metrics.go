@@ -48,7 +48,7 @@ func newMetrics(s *Server) *metrics {
 		confirmed:   d("replication_confirmed_lsn", "Last LSN confirmed to PostgreSQL."),
 		routerWait:  d("router_wait_seconds_total", "Time routing spent waiting for sockets whose queues were full; every subscriber waited with it."),
 	}
-	m.registry.MustRegister(m, m.latency)
+	m.registry.MustRegister(m, m.latency, dbcastCollector{s.hub})
 	return m
 }
 

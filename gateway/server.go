@@ -36,7 +36,9 @@ type Server struct {
 	hub  *Hub
 	repl Replication
 	auth *authenticator
-	mets *metrics
+	// policy authorizes private channels (private.go); nil: refused.
+	policy Policy
+	mets   *metrics
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
@@ -74,6 +76,7 @@ func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Serve
 	s.mets = newMetrics(s)
 	hub.latency = s.mets.latency
 	hub.maxRecordBytes = cfg.MaxRecordBytes
+	hub.maxBroadcastBytes = cfg.MaxBroadcastBytes
 	return s, nil
 }
 
