@@ -166,6 +166,7 @@ func (c *conn) join(m phoenix.Message) {
 	}
 	c.channels[m.Topic] = ch
 	c.srv.hub.subscribe(c, ch, func() {
+		sendReplay := c.loadReplay(ch)
 		c.send(phoenix.Reply(m, phoenix.StatusOK, reply))
 		if ch.presenceState {
 			// Under the hub's lock: no presence_diff can slip between the
@@ -175,7 +176,7 @@ func (c *conn) join(m phoenix.Message) {
 		for _, a := range after {
 			c.send(a)
 		}
-		c.afterJoin(ch)
+		c.afterJoin(ch, sendReplay)
 	})
 	// After subscribing, so an expiry can never precede the subscription.
 	if !exp.IsZero() {

@@ -50,12 +50,21 @@ func (c *conn) prepareBroadcastJoin(ch *channel, raw json.RawMessage) string {
 	return c.authorizeJoin(ch)
 }
 
+// loadReplay runs under the hub's write lock before the join reply is
+// queued, and returns what sends the replay after it. Reading the stored
+// broadcasts first makes the reply a promise: whatever is committed after
+// the client hears it arrives live, never in the replay.
+func (c *conn) loadReplay(ch *channel) (send func()) {
+	if ch.extras.replay == nil {
+		return func() {}
+	}
+	return c.replay(ch)
+}
+
 // afterJoin runs under the hub's write lock right after the join reply
 // (and presence_state) was queued: the replay, then replication_ready.
-func (c *conn) afterJoin(ch *channel) {
-	if ch.extras.replay != nil {
-		c.replay(ch)
-	}
+func (c *conn) afterJoin(ch *channel, sendReplay func()) {
+	sendReplay()
 	if ch.extras.replicationReady {
 		status, msg := "ok", "Replication connection established"
 		live, _ := c.srv.live()
@@ -70,9 +79,10 @@ func (c *conn) afterJoin(ch *channel) {
 	}
 }
 
-// replay sends the stored broadcasts the join asked for, marked
-// meta.replayed. A failure is a system error message, not a refused join.
-func (c *conn) replay(ch *channel) {
+// replay reads the stored broadcasts the join asked for and returns what
+// sends them, marked meta.replayed. A failure is a system error message,
+// not a refused join.
+func (c *conn) replay(ch *channel) func() {
 	since, limit, err := ch.extras.replay.parse()
 	if err == nil && c.srv.policy == nil {
 		err = fmt.Errorf("the realtime schema is not in place")
@@ -89,14 +99,17 @@ func (c *conn) replay(ch *channel) {
 	if err != nil {
 		c.log.Warn("replay failed", "topic", ch.name, "err", err)
 		p, _ := json.Marshal(map[string]string{"extension": "system", "status": "error", "message": "Unable to replay messages: " + err.Error(), "channel": subtopic(ch)})
-		c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p})
-		return
+		return func() { c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p}) }
 	}
 	ch.extras.replayed = make(map[string]bool, len(stored))
 	for _, s := range stored {
 		ch.extras.replayed[s.ID] = true
-		f := renderStored(ch.name, s, c.codec == phoenix.V2)
-		c.enqueue(f.data, f.binary)
+	}
+	return func() {
+		for _, s := range stored {
+			f := renderStored(ch.name, s, c.codec == phoenix.V2)
+			c.enqueue(f.data, f.binary)
+		}
 	}
 }
 
