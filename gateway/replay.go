@@ -99,7 +99,9 @@ func (c *conn) replay(ch *channel) func() {
 	if err != nil {
 		c.log.Warn("replay failed", "topic", ch.name, "err", err)
 		p, _ := json.Marshal(map[string]string{"extension": "system", "status": "error", "message": "Unable to replay messages: " + err.Error(), "channel": subtopic(ch)})
-		return func() { c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p}) }
+		return func() {
+			c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p})
+		}
 	}
 	ch.extras.replayed = make(map[string]bool, len(stored))
 	for _, s := range stored {
