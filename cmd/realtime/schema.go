@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgrealtime/realtime/gateway"
 	"github.com/pgrealtime/realtime/gateway/migrate"
@@ -24,6 +27,22 @@ func prepareSchema(ctx context.Context, cfg gateway.Config, log *slog.Logger) (p
 	pubs = cfg.Publications
 	ctx, cancel := context.WithTimeout(ctx, schemaTimeout)
 	defer cancel()
+	// A database still starting (a compose file without a health
+	// condition) is waited for, within schemaTimeout: giving up at once
+	// would leave these features off until the next restart.
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
+		err := migrate.Check(ctx, cfg.ConnString())
+		if !unreachable(err) {
+			break
+		}
+		log.Warn("waiting for the database to set up the realtime schema", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			log.Error("the database did not answer at start: private channels and broadcast from the database are off until the gateway restarts", "err", err)
+			return pubs, false
+		case <-time.After(wait):
+		}
+	}
 	if cfg.Migrations {
 		if _, err := migrate.Run(ctx, cfg.ConnString(), log); err != nil {
 			log.Error("cannot migrate the realtime schema: private channels and broadcast from the database are off unless it is already in place", "err", err)
@@ -49,4 +68,16 @@ func setPolicy(srv *gateway.Server, cfg gateway.Config, schemaReady bool, closer
 	p := policy.New(cfg.ConnString(), cfg.AfterConnectQuery)
 	srv.SetPolicy(p)
 	*closers = append(*closers, p.Close)
+}
+
+// unreachable: no database answered, or it is still starting. A server
+// that answered with another error (a wrong password) will not change its
+// mind by waiting.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	return !errors.As(err, &pgErr) || pgErr.Code == "57P03" // cannot_connect_now
 }

@@ -456,3 +456,41 @@ func TestSlotDropped(t *testing.T) {
 		}
 	}
 }
+
+// TestStartedBeforeDatabase: the gateway starts while PostgreSQL is down
+// (a compose file without a health condition). Once the database is up,
+// postgres_changes and broadcast from the database both work: the
+// realtime schema was waited for, not given up on.
+func TestStartedBeforeDatabase(t *testing.T) {
+	db := harness.Database(t, &suite, seqSchema)
+	suite.Cluster.Stop()
+	up := make(chan error, 1)
+	go func() {
+		time.Sleep(3 * time.Second)
+		up <- suite.Cluster.Start(context.Background())
+	}()
+	g := harness.Start(t, binary, db, "SLOT_NAME=early", "REJOIN_GRACE_MS=0", "LOG_LEVEL=info")
+	if err := <-up; err != nil {
+		t.Fatalf("start PostgreSQL: %v", err)
+	}
+	if strings.Contains(g.Logs.String(), "are off") {
+		t.Fatalf("database features were given up on:\n%s", g.Logs.String())
+	}
+	c := newCounter(t)
+	c.connectWith(g.Port, "realtime:room", map[string]any{"config": map[string]any{"broadcast": map[string]any{"self": false}}})
+	changes := newCounter(t)
+	changes.connect(g.Port, "realtime:public:seq")
+	harness.Exec(t, db, `SELECT realtime.send('{"n":1}', 'ev', 'room', false)`)
+	harness.Exec(t, db, `INSERT INTO public.seq (id, lsn) VALUES (1, pg_current_wal_insert_lsn())`)
+	changes.waitFor(1, 1, 20*time.Second)
+	if changes.missing(1, 1) != 0 {
+		t.Errorf("the change committed after the database came up was not delivered")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for c.broadcasts() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c.broadcasts() == 0 {
+		t.Errorf("realtime.send after the database came up reached nobody")
+	}
+}

@@ -62,6 +62,8 @@ type counter struct {
 	done     chan struct{}
 	// notices are the system messages received, as "status: message".
 	notices []string
+	// nBroadcasts counts broadcast events.
+	nBroadcasts int
 }
 
 func newCounter(t *testing.T) *counter { return &counter{t: t, seen: map[int64]int{}} }
@@ -174,6 +176,11 @@ func (c *counter) read(ws *websocket.Conn, done, joined chan struct{}) {
 				c.mu.Unlock()
 			}
 			continue
+		case "broadcast":
+			c.mu.Lock()
+			c.nBroadcasts++
+			c.mu.Unlock()
+			continue
 		case "system":
 			c.mu.Lock()
 			c.notices = append(c.notices, f.Payload.Status+": "+f.Payload.Message)
@@ -281,4 +288,10 @@ func (c *counter) waitNotice(text string, within time.Duration) string {
 	defer c.mu.Unlock()
 	c.t.Fatalf("no system message with %q within %v; got %q", text, within, c.notices)
 	return ""
+}
+
+func (c *counter) broadcasts() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nBroadcasts
 }
