@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/phoenix"
@@ -24,15 +23,8 @@ type apiBroadcast struct {
 // serveBroadcast is POST /api/broadcast: servers push broadcasts without a
 // socket. Topics come without the "realtime:" prefix, as in the original.
 func (s *Server) serveBroadcast(w http.ResponseWriter, r *http.Request) {
-	if s.auth != nil {
-		token := r.Header.Get("apikey")
-		if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			token = bearer
-		}
-		if _, err := s.auth.verify(token, true); err != nil {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized: " + err.Error()})
-			return
-		}
+	if !s.apiAuthorized(w, r) {
+		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBroadcastBytes)+64<<10))
 	if err != nil {

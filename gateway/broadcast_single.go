@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/phoenix"
@@ -19,15 +18,8 @@ import (
 // private channel. Answers as the 2.x server does: 202 with no body, 415
 // for another media type, 422 for a missing payload.
 func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
-	if s.auth != nil {
-		token := r.Header.Get("apikey")
-		if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			token = bearer
-		}
-		if _, err := s.auth.verify(token, true); err != nil {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized: " + err.Error()})
-			return
-		}
+	if !s.apiAuthorized(w, r) {
+		return
 	}
 	binary := false
 	if ct := r.Header.Get("Content-Type"); ct != "" {
