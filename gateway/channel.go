@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -30,6 +31,10 @@ type channel struct {
 	// channels only); expired is set once its channel was closed for it.
 	token   string
 	expired atomic.Bool
+	// subj is who the channel acts as in the database (secure channels
+	// only): set before subscribe, replaced under the hub's write lock on
+	// an access_token refresh, read by routing under the read lock.
+	subj *authz.Subject
 	// removed is set (under the hub's lock) once the hub forgot the channel.
 	removed bool
 }
@@ -105,13 +110,15 @@ func (c *conn) join(m phoenix.Message) {
 	}
 	var token string
 	var exp time.Time
+	var subj *authz.Subject
 	if c.srv.auth != nil {
+		// The channel's own token decides its rights, not the socket's.
 		token = firstString(p.UserToken, p.AccessToken)
 		if token == "" || strings.HasPrefix(token, "sb_") {
 			token = c.token
 		}
 		var err error
-		if exp, err = c.srv.auth.verify(token, true); err != nil {
+		if exp, subj, err = c.srv.subject(token); err != nil {
 			c.log.Info("join refused", "topic", m.Topic, "err", err)
 			c.send(phoenix.ErrorReply(m, "InvalidJWTToken: "+err.Error()))
 			return
@@ -121,7 +128,7 @@ func (c *conn) join(m phoenix.Message) {
 		c.send(phoenix.ErrorReply(m, reason))
 		return
 	}
-	ch := &channel{name: m.Topic, joinRef: m.JoinRef, token: token}
+	ch := &channel{name: m.Topic, joinRef: m.JoinRef, token: token, subj: subj}
 	if ch.joinRef == "" {
 		ch.joinRef = m.Ref
 	}
@@ -359,6 +366,20 @@ func (s *Server) checkColumns(schema, table string, check func(cols map[string]s
 			name, strings.Join(s.cfg.Publications, ", "), s.cfg.Publications[0], name), true
 	}
 	return "", true
+}
+
+// subject verifies a channel token and reads who it acts as: secure
+// channels need role and exp.
+func (s *Server) subject(token string) (time.Time, *authz.Subject, error) {
+	exp, claims, err := s.auth.verifyClaims(token, true)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	subj, err := authz.NewSubject(claims)
+	if err != nil {
+		return time.Time{}, nil, &replyError{err.Error()}
+	}
+	return exp, subj, nil
 }
 
 // firstString returns the first raw JSON value that is a non-empty string.

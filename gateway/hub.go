@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -168,6 +169,13 @@ func (h *Hub) subscribe(c *conn, ch *channel, then func()) {
 	}
 	h.stats.channels.Add(1)
 	then()
+}
+
+// setSubject replaces who a joined channel acts as, after a token refresh.
+func (h *Hub) setSubject(ch *channel, subj *authz.Subject) {
+	h.mu.Lock()
+	ch.subj = subj
+	h.mu.Unlock()
 }
 
 // unsubscribe removes a channel of c; then (optional) runs under the write
