@@ -35,6 +35,12 @@ type channel struct {
 	// only): set before subscribe, replaced under the hub's write lock on
 	// an access_token refresh, read by routing under the read lock.
 	subj *authz.Subject
+	// role is the role the channel holds in the hub's authorizer, released
+	// when the hub forgets the channel ("" when it holds none).
+	role string
+	// authzWarned is set once the channel was told that a failed
+	// visibility check hid changes from it.
+	authzWarned atomic.Bool
 	// removed is set (under the hub's lock) once the hub forgot the channel.
 	removed bool
 }
@@ -155,7 +161,15 @@ func (c *conn) join(m phoenix.Message) {
 		}
 		ch.v1 = &t
 	}
+	if reason := c.acquireRole(ch); reason != "" {
+		c.log.Info("join refused", "topic", m.Topic, "reason", reason)
+		c.send(phoenix.ErrorReply(m, reason))
+		return
+	}
 	if reason := c.watch(ch); reason != "" {
+		if ch.role != "" {
+			c.srv.hub.authz.Release(ch.role)
+		}
 		c.send(phoenix.ErrorReply(m, reason))
 		return
 	}
@@ -247,7 +261,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 			failed = append(failed, b.err)
 			continue
 		}
-		ch.subs = append(ch.subs, &pgSub{c: c, topic: m.Topic, b: b})
+		ch.subs = append(ch.subs, &pgSub{c: c, ch: ch, topic: m.Topic, b: b})
 	}
 	if len(ch.subs) > 0 {
 		after = append(after, system("ok", "Subscribed to PostgreSQL"))

@@ -136,8 +136,18 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 		c.expireChannel(ch, err.Error())
 		return
 	}
+	role := ""
+	if ch.role != "" {
+		// The new role may be one the gateway cannot act as.
+		probe := &channel{subj: subj, v1: ch.v1, subs: ch.subs}
+		if reason := c.acquireRole(probe); reason != "" {
+			c.expireChannel(ch, reason)
+			return
+		}
+		role = probe.role
+	}
 	ch.token = token
 	// The new claims decide what the channel receives from the next change on.
-	c.srv.hub.setSubject(ch, subj)
+	c.srv.hub.setSubject(ch, subj, role)
 	c.trackExpiry(ch, exp)
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -10,6 +11,7 @@ import (
 // pgSub is one postgres_changes binding of one joined channel.
 type pgSub struct {
 	c     *conn
+	ch    *channel
 	topic string
 	b     *binding
 }
@@ -110,6 +112,8 @@ type delivery struct {
 	// when one of them wants every column.
 	selected map[string]bool
 	all      bool
+	// view is what the channel's role may see (nil without authorization).
+	view *authz.View
 }
 
 func (d *delivery) addSelect(b *binding) {
@@ -130,7 +134,7 @@ func (d *delivery) addSelect(b *binding) {
 
 // routeV2 delivers a change to postgres_changes bindings. Called with the
 // read lock held.
-func (h *Hub) routeV2(ch *replication.Change) {
+func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 	if ch.Op == replication.Truncate || len(h.pg.all)+len(h.pg.tables)+len(h.pg.schemas) == 0 {
 		return
 	}
@@ -139,6 +143,17 @@ func (h *Hub) routeV2(ch *replication.Change) {
 		if !s.matches(ch) {
 			return
 		}
+		var view *authz.View
+		if ra.on {
+			v, ok, failed := ra.viewFor(ch, s.ch.subj)
+			if failed != "" {
+				h.warnHidden(s.c, s.ch, failed)
+			}
+			if !ok || !readable(v, s.b.filter) {
+				return
+			}
+			view = v
+		}
 		for i := range h.deliveries {
 			if d := &h.deliveries[i]; d.c == s.c && d.topic == s.topic {
 				d.ids = append(d.ids, s.b.id)
@@ -146,22 +161,34 @@ func (h *Hub) routeV2(ch *replication.Change) {
 				return
 			}
 		}
-		h.deliveries = append(h.deliveries, delivery{c: s.c, topic: s.topic, ids: []uint32{s.b.id}})
+		h.deliveries = append(h.deliveries, delivery{c: s.c, topic: s.topic, ids: []uint32{s.b.id}, view: view})
 		h.deliveries[len(h.deliveries)-1].addSelect(s.b)
 	})
 	if len(h.deliveries) == 0 {
 		return
 	}
 	var all []byte
+	var allByView map[*authz.View][]byte
 	for _, d := range h.deliveries {
 		var data []byte
-		if d.all {
+		switch {
+		case d.view != nil && refused(d.view, ch):
+			data = appendV2Refused(nil, ch, d.view.Err)
+		case d.all && d.view == nil:
 			if all == nil {
 				all = appendV2Data(nil, ch, nil)
 			}
 			data = all
-		} else {
-			data = appendV2Data(nil, ch, d.selected)
+		case d.all:
+			if data = allByView[d.view]; data == nil {
+				if allByView == nil {
+					allByView = map[*authz.View][]byte{}
+				}
+				data = appendV2DataFor(nil, ch, nil, d.view)
+				allByView[d.view] = data
+			}
+		default:
+			data = appendV2DataFor(nil, ch, d.selected, d.view)
 		}
 		p := make([]byte, 0, len(data)+32)
 		p = append(p, `{"data":`...)

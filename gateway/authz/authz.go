@@ -53,7 +53,7 @@ type Authorizer struct {
 	snap   atomic.Pointer[Snapshot]
 
 	// Counters for metrics.
-	Checks, CheckedRows, Failures, Stale atomic.Int64
+	Checks, CheckedRows, Failures, Stale, VisibilityWaits atomic.Int64
 }
 
 // New validates cfg and returns an Authorizer; Run must be running for

@@ -309,3 +309,36 @@ GRANT SELECT ON "odd schema"."Odd""Table" TO authenticated;`)
 	}
 	harness.Exec(t, db, "SELECT 1 FROM notes")
 }
+
+// WaitVisible waits for a transaction that is not committed yet, and
+// returns once it is.
+func TestWaitVisible(t *testing.T) {
+	t.Parallel()
+	a, db := started(t, "")
+	conn, err := pgx.Connect(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xid int64
+	if err := tx.QueryRow(t.Context(), "SELECT txid_current() % 4294967296").Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if err := a.WaitVisible(ctx, []uint32{uint32(xid)}); err == nil {
+		t.Fatal("an open transaction was reported visible")
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.WaitVisible(t.Context(), []uint32{uint32(xid)}) }()
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("after commit: %v", err)
+	}
+}

@@ -92,11 +92,19 @@ func (g gateway) startClient(t *testing.T, lib string) *nodeClient {
 // startClientKey is startClient with the apikey the client connects with.
 func (g gateway) startClientKey(t *testing.T, lib, apikey string) *nodeClient {
 	t.Helper()
+	return g.startClientConfig(t, map[string]string{"lib": lib, "apikey": apikey})
+}
+
+// startClientConfig runs client.mjs with the given config; url is filled in.
+func (g gateway) startClientConfig(t *testing.T, config map[string]string) *nodeClient {
+	t.Helper()
 	base := fmt.Sprintf("ws://127.0.0.1:%d/socket", g.Port)
-	if lib == "supabase" {
+	if config["lib"] == "supabase" {
 		base = fmt.Sprintf("http://127.0.0.1:%d", g.Port)
 	}
-	cfg, _ := json.Marshal(map[string]string{"url": base, "lib": lib, "apikey": apikey})
+	config["url"] = base
+	lib := config["lib"]
+	cfg, _ := json.Marshal(config)
 	cmd := exec.Command("node", "client.mjs", string(cfg))
 	cmd.Dir = jsDir
 	stdin, _ := cmd.StdinPipe()
