@@ -20,7 +20,7 @@ const (
 // the keys and user tokens a Supabase project hands out.
 type project struct {
 	gateway
-	db                           string
+	db                          string
 	anonKey, serviceKey, u1, u2 string
 }
 
