@@ -19,7 +19,12 @@ END $$;`
 // SupabaseSchema sets a database up as a Supabase project does for
 // realtime: the roles, auth.uid() reading the JWT claims the way Supabase
 // defines it, usage grants, and the supabase_realtime publication.
-const SupabaseSchema = SupabaseRoles + `
+const SupabaseSchema = SupabaseRoles + SupabaseAuth + `
+CREATE PUBLICATION supabase_realtime FOR ALL TABLES;`
+
+// SupabaseAuth is the auth schema's functions that policies call, and the
+// usage grants of a Supabase project.
+const SupabaseAuth = `
 CREATE SCHEMA auth;
 CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
   SELECT coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
@@ -29,8 +34,7 @@ CREATE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $$
   SELECT coalesce(nullif(current_setting('request.jwt.claim.role', true), ''),
                   (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role'))
 $$;
-GRANT USAGE ON SCHEMA auth, public TO anon, authenticated, service_role;
-CREATE PUBLICATION supabase_realtime FOR ALL TABLES;`
+GRANT USAGE ON SCHEMA auth, public TO anon, authenticated, service_role;`
 
 // NotesSchema adds, on top of SupabaseSchema, the tables the
 // authorization tests use:
@@ -41,7 +45,10 @@ CREATE PUBLICATION supabase_realtime FOR ALL TABLES;`
 //   - private: no grant to anon or authenticated.
 //   - nopk: no primary key.
 //   - broken: RLS with a policy that raises an error.
-const NotesSchema = SupabaseSchema + `
+const NotesSchema = SupabaseSchema + NotesTables
+
+// NotesTables is NotesSchema without the Supabase setup.
+const NotesTables = `
 CREATE TABLE public.notes (id bigint PRIMARY KEY, owner uuid NOT NULL, body text, secret text);
 ALTER TABLE public.notes REPLICA IDENTITY FULL;
 ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
