@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pgrealtime/realtime/gateway/authz"
 )
 
@@ -24,7 +26,37 @@ func (s *Server) initAuthz() error {
 		return err
 	}
 	s.hub.authz = a
+	s.mets.registry.MustRegister(authzMetrics{a})
 	return nil
+}
+
+// authzMetrics exposes the authorizer's counters at scrape time.
+type authzMetrics struct{ a *authz.Authorizer }
+
+var (
+	authzChecks = prometheus.NewDesc("realtime_authz_checks_total",
+		"Visibility checks run: one per table and distinct claims per routing round.", nil, nil)
+	authzRows = prometheus.NewDesc("realtime_authz_checked_rows_total",
+		"Rows checked for visibility, summed over the subjects they were checked for.", nil, nil)
+	authzFailures = prometheus.NewDesc("realtime_authz_check_failures_total",
+		"Visibility checks that failed or timed out: their rows were not delivered to those subscribers.", nil, nil)
+	authzStale = prometheus.NewDesc("realtime_authz_snapshot_reloads_total",
+		"Routing rounds that found the privilege snapshot too old and read it themselves.", nil, nil)
+	authzWaits = prometheus.NewDesc("realtime_authz_visibility_waits_total",
+		"Waits for a commit to become visible to snapshots before checking its rows.", nil, nil)
+)
+
+func (m authzMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{authzChecks, authzRows, authzFailures, authzStale, authzWaits} {
+		ch <- d
+	}
+}
+
+func (m authzMetrics) Collect(ch chan<- prometheus.Metric) {
+	for d, v := range map[*prometheus.Desc]int64{authzChecks: m.a.Checks.Load(), authzRows: m.a.CheckedRows.Load(),
+		authzFailures: m.a.Failures.Load(), authzStale: m.a.Stale.Load(), authzWaits: m.a.VisibilityWaits.Load()} {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
 }
 
 // roleWait bounds how long a join waits to learn what its role may read.

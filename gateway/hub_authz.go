@@ -155,6 +155,7 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) routeAuth {
 	var visible [][]bool
 	var errs []error
 	if err := h.authz.WaitVisible(ctx, xids); err != nil {
+		h.authz.Failures.Add(int64(len(reqs)))
 		errs = make([]error, len(reqs))
 		for i := range errs {
 			errs[i] = err

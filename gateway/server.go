@@ -67,12 +67,12 @@ func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Serve
 		}
 		s.auth = newAuthenticator(cfg.JWTSecret, jwks, cfg.ClaimValidators)
 	}
-	if err := s.initAuthz(); err != nil {
-		return nil, err
-	}
 	s.mets = newMetrics(s)
 	hub.latency = s.mets.latency
 	hub.maxRecordBytes = cfg.MaxRecordBytes
+	if err := s.initAuthz(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -209,3 +209,10 @@ WHERE current_user = $%d::name AND current_setting('request.jwt.claims', true) =
 		strings.Join(args, ", "), strings.Join(names, ", "), n+1, n+2,
 		pgx.Identifier{t.schema, t.name}.Sanitize(), strings.Join(conds, " AND "))
 }
+
+// NewView builds a View without a database, for tests and tools: a table
+// with primary key pk, whose role may SELECT cols.
+func NewView(cols, pk []string, tableRLS, bypass bool) *View {
+	t := &table{pk: pk, rls: tableRLS}
+	return newView(t, &role{bypass: bypass}, cols)
+}
