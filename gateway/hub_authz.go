@@ -244,18 +244,13 @@ func (h *Hub) logAuthz(msg string, err error) {
 	h.log.Warn(msg, "err", err)
 }
 
-// v1Render is a change rendered for one role view, shared by every socket
-// whose channel sees it through that view.
-type v1Render struct {
-	payload []byte
-	frames  [2][]byte
-}
-
 // routeChangeAuthorized is routeChange for secure channels: each
 // subscriber gets the change as its role sees it, or not at all. Called
 // with the read lock held.
 func (h *Hub) routeChangeAuthorized(ch *replication.Change, ra *routeAuth) {
-	var renders map[*authz.View]*v1Render
+	// The payload is rendered once per role view, shared by every socket
+	// whose channel sees the change through that view.
+	var renders map[*authz.View][]byte
 	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, matchRow(ch), func(subs *filters.Subscribers[*conn]) {
 		m := phoenix.Message{Topic: subs.Topic.Name, Event: ch.Op.String()}
 		// Frames carry the topic, so they are shared within a topic only.
@@ -272,18 +267,17 @@ func (h *Hub) routeChangeAuthorized(ch *replication.Change, ra *routeAuth) {
 			if !ok || subs.Topic.Column != "" && !v.Can(subs.Topic.Column) {
 				return
 			}
-			r := renders[v]
-			if r == nil {
+			payload := renders[v]
+			if payload == nil {
 				if renders == nil {
-					renders = map[*authz.View]*v1Render{}
+					renders = map[*authz.View][]byte{}
 				}
-				r = &v1Render{}
 				if refused(v, ch) {
-					r.payload = appendV1Refused(nil, ch, v.Err)
+					payload = appendV1Refused(nil, ch, v.Err)
 				} else {
-					r.payload = appendV1PayloadFor(nil, ch, v1ColumnsFor(ch.Rel, v), v)
+					payload = appendV1PayloadFor(nil, ch, v1ColumnsFor(ch.Rel, v), v)
 				}
-				renders[v] = r
+				renders[v] = payload
 			}
 			fr := frames[v]
 			if fr == nil {
@@ -292,8 +286,8 @@ func (h *Hub) routeChangeAuthorized(ch *replication.Change, ra *routeAuth) {
 			}
 			i := c.codecIndex
 			if fr[i] == nil {
-				m.Payload = r.payload
-				fr[i] = c.codec.Append(make([]byte, 0, len(r.payload)+len(m.Topic)+48), m)
+				m.Payload = payload
+				fr[i] = c.codec.Append(make([]byte, 0, len(payload)+len(m.Topic)+48), m)
 			}
 			if h.stalled.deliver(c, fr[i]) {
 				h.stats.messages.Add(1)

@@ -10,7 +10,9 @@ import (
 )
 
 // ErrMissingClaims is returned for a token without a role or an exp: the
-// original refuses such a token with exactly this text.
+// original refuses such a token with exactly this text, capital included.
+//
+//lint:ignore ST1005 the text is the original's reply, which clients show
 var ErrMissingClaims = errors.New("Fields `role` and `exp` are required in JWT")
 
 // maxRoleLen is PostgreSQL's NAMEDATALEN-1: a longer role cannot exist, and
