@@ -346,6 +346,12 @@ func (s *Server) checkBinding(b *binding) string {
 				return fmt.Sprintf("invalid filter value: %v", err)
 			}
 		}
+		if len(b.filter) == 1 && b.filter[0].Op == filters.OpEq && !b.filter[0].Not {
+			c := b.filter[0]
+			if v, ok := canonicalEq(cols[c.Column], c.Value); ok {
+				b.eq = &eqKey{column: c.Column, typ: cols[c.Column], value: v}
+			}
+		}
 		return ""
 	})
 	return reason

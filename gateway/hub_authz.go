@@ -200,7 +200,7 @@ func (h *Hub) eachSubject(ch *replication.Change, fn func(*authz.Subject, filter
 			}
 		})
 	})
-	h.pg.each(ch.Rel.Schema, ch.Rel.Table, func(s *pgSub) {
+	h.pg.each(ch, func(s *pgSub) {
 		if s.matches(ch) {
 			fn(s.ch.subj, s.b.filter)
 		}

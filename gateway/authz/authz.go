@@ -95,6 +95,10 @@ func (a *Authorizer) getPool() (*pgxpool.Pool, error) {
 	}
 	delete(cfg.ConnConfig.RuntimeParams, "replication")
 	cfg.ConnConfig.RuntimeParams["application_name"] = "realtime_authz"
+	// The check statements are simple key lookups whose best plan does not
+	// depend on the keys: planning them anew for every subject would cost
+	// more than running them.
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	cfg.MaxConns = int32(a.cfg.Conns + 1)
 	cfg.MinConns = 0
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)

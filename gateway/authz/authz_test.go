@@ -34,7 +34,13 @@ func started(t *testing.T, extra string) (*Authorizer, string) {
 	return startOn(t, db), db
 }
 
-func startOn(t *testing.T, db string) *Authorizer {
+func startOnB(b *testing.B, db string) *Authorizer { return startOn(b, db) }
+
+func harnessExec(b *testing.B, db string) { harness.Exec(b, db, harness.NotesSchema) }
+
+func viewB(b *testing.B, a *Authorizer, role, table string) *View { return view(b, a, role, table) }
+
+func startOn(t testing.TB, db string) *Authorizer {
 	t.Helper()
 	a, err := New(Config{ConnString: db, Publications: []string{"supabase_realtime"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -60,7 +66,7 @@ func subject(t *testing.T, role, sub string) *Subject {
 	return s
 }
 
-func view(t *testing.T, a *Authorizer, role, table string) *View {
+func view(t testing.TB, a *Authorizer, role, table string) *View {
 	t.Helper()
 	if err := a.Acquire(t.Context(), role); err != nil {
 		t.Fatal(err)
