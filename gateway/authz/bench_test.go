@@ -8,7 +8,7 @@ import (
 // BenchmarkCheck measures one round of checks: subjects distinct users,
 // each with rows primary keys, on the notes table (RLS owner = auth.uid()).
 func BenchmarkCheck(b *testing.B) {
-	for _, shape := range []struct{ subjects, rows int }{{17, 1}, {64, 1}, {1000, 1}, {1000, 20}} {
+	for _, shape := range []struct{ subjects, rows int }{{17, 1}, {64, 1}, {1000, 1}, {1000, 20}, {1000, 300}} {
 		b.Run(fmt.Sprintf("subjects=%d/rows=%d", shape.subjects, shape.rows), func(b *testing.B) {
 			t := &testing.T{}
 			_ = t

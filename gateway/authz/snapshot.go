@@ -203,6 +203,16 @@ func checkSQL(t *table) string {
 		conds = append(conds, fmt.Sprintf("t.%s = u.k%d::%s", pgx.Identifier{col}.Sanitize(), i, t.pkTypes[i]))
 	}
 	n := len(t.pk)
+	if n == 1 {
+		// One index scan for every key at once (= ANY), then the keys
+		// found are matched back to their ordinals with the type's own
+		// equality: text output need not round-trip.
+		col, typ := pgx.Identifier{t.pk[0]}.Sanitize(), t.pkTypes[0]
+		return fmt.Sprintf(`SELECT u.ord FROM unnest($1::text[]) WITH ORDINALITY AS u(k0, ord)
+WHERE u.k0::%[3]s IN (SELECT t.%[2]s FROM %[1]s t WHERE t.%[2]s = ANY($1::text[]::%[3]s[]))
+  AND current_user = $2::name AND current_setting('request.jwt.claims', true) = $3`,
+			pgx.Identifier{t.schema, t.name}.Sanitize(), col, typ)
+	}
 	// LATERAL with LIMIT 1 keeps the lookup a nested loop over the primary
 	// key index: as a semi-join the planner, which guesses 100 keys for
 	// unnest, may hash the whole table instead, evaluating the policy on
