@@ -143,7 +143,10 @@ func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
 					open = false
 				}
 			}
-			h.routeRound(ctx, round)
+			// A round that began is finished even when routing is being
+			// stopped: its checks are bounded by their own timeout, and a
+			// check cut short would hide changes that are then confirmed.
+			h.routeRound(context.WithoutCancel(ctx), round)
 			clear(round)
 			h.pending = round[:0]
 		}

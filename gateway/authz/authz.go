@@ -302,26 +302,65 @@ func (a *Authorizer) Check(ctx context.Context, reqs []Request) (visible [][]boo
 	return visible, errs
 }
 
-// checkChunk runs requests in one round trip; when one of them fails
-// (a policy raised), the others are retried one by one, so a broken
-// policy on one table hides only its own rows.
+// maxIsolate bounds the requests of a failing table retried one by one:
+// past it all of that table's requests of the round fail, so a broken
+// policy on a table with a thousand subjects cannot turn one round trip
+// into a thousand.
+const maxIsolate = 16
+
+// checkChunk runs requests in one round trip. When one fails (a policy
+// raised), the requests are retried grouped by table, so a broken policy
+// hides only its own table's rows; within a failing table, small groups are
+// retried one by one to find the subjects it fails for.
 func (a *Authorizer) checkChunk(ctx context.Context, pool *pgxpool.Pool, reqs []Request, visible [][]bool, errs []error) {
 	err := a.runBatch(ctx, pool, reqs, visible)
 	if err == nil {
 		return
 	}
+	for i := range visible {
+		clear(visible[i])
+	}
 	if len(reqs) == 1 || ctx.Err() != nil {
 		for i := range errs {
 			errs[i] = err
-			clear(visible[i])
 		}
 		return
 	}
-	for i := range reqs {
-		clear(visible[i])
-		if err := a.runBatch(ctx, pool, reqs[i:i+1], visible[i:i+1]); err != nil {
-			errs[i] = err
-			clear(visible[i])
+	byTable := map[*table][]int{}
+	var order []*table
+	for i, r := range reqs {
+		t := r.View.table
+		if byTable[t] == nil {
+			order = append(order, t)
+		}
+		byTable[t] = append(byTable[t], i)
+	}
+	for _, t := range order {
+		idx := byTable[t]
+		if len(order) > 1 {
+			sub, vis := make([]Request, len(idx)), make([][]bool, len(idx))
+			for j, i := range idx {
+				sub[j], vis[j] = reqs[i], visible[i]
+			}
+			err = a.runBatch(ctx, pool, sub, vis)
+			if err == nil {
+				continue
+			}
+			for _, v := range vis {
+				clear(v)
+			}
+		}
+		if len(idx) == 1 || len(idx) > maxIsolate {
+			for _, i := range idx {
+				errs[i] = err
+			}
+			continue
+		}
+		for _, i := range idx {
+			if err := a.runBatch(ctx, pool, reqs[i:i+1], visible[i:i+1]); err != nil {
+				errs[i] = err
+				clear(visible[i])
+			}
 		}
 	}
 }

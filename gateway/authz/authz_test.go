@@ -348,3 +348,26 @@ func TestWaitVisible(t *testing.T) {
 		t.Fatalf("after commit: %v", err)
 	}
 }
+
+// Many subjects on a table whose policy raises all fail at once (no round
+// trip per subject), and the other table of the round is still answered.
+func TestCheckManySubjectsOnBrokenPolicy(t *testing.T) {
+	t.Parallel()
+	a, db := started(t, "")
+	harness.Exec(t, db, fmt.Sprintf("INSERT INTO broken VALUES (1, 'x'); INSERT INTO notes VALUES (1, '%s', 'a', 's')", user1))
+	reqs := []Request{{view(t, a, "authenticated", "notes"), subject(t, "authenticated", user1), rows("1")}}
+	vb := view(t, a, "authenticated", "broken")
+	for i := range maxIsolate + 4 {
+		reqs = append(reqs, Request{vb, subject(t, "authenticated", fmt.Sprintf("00000000-0000-0000-0000-%012d", i)), rows("1")})
+	}
+	a.Failures.Store(0)
+	vis, errs := a.Check(t.Context(), reqs)
+	if errs[0] != nil || !vis[0][0] {
+		t.Fatalf("notes: %v %v", vis[0], errs[0])
+	}
+	for i := 1; i < len(reqs); i++ {
+		if errs[i] == nil || vis[i][0] {
+			t.Fatalf("broken request %d: %v %v", i, vis[i], errs[i])
+		}
+	}
+}
