@@ -42,7 +42,7 @@ func (s *Subject) Key() string { return s.key }
 // non-empty string) and exp, as the original does.
 func NewSubject(claims map[string]any) (*Subject, error) {
 	role, _ := claims["role"].(string)
-	if _, ok := claims["exp"]; !ok || role == "" {
+	if !isNumber(claims["exp"]) || role == "" {
 		return nil, ErrMissingClaims
 	}
 	if len(role) > maxRoleLen || !utf8.ValidString(role) || strings.ContainsRune(role, 0) {
@@ -78,6 +78,16 @@ func ParseClaims(payload []byte) (*Subject, error) {
 		return nil, errors.New("claims: trailing data")
 	}
 	return NewSubject(claims)
+}
+
+// isNumber reports whether a decoded JSON value is a number (exp: null or
+// "soon" is no expiry).
+func isNumber(v any) bool {
+	switch v.(type) {
+	case json.Number, float64, int64, int:
+		return true
+	}
+	return false
 }
 
 // claimText renders a claim as PostgREST puts it in request.jwt.claim.*:
