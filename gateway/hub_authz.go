@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,8 +27,8 @@ type routeAuth struct {
 }
 
 type visKey struct {
-	ch  *replication.Change
-	key string
+	ch   *replication.Change
+	subj *authz.Subject
 }
 
 // viewFor returns what subj may see of ch and whether ch goes to subj at
@@ -46,7 +47,7 @@ func (ra *routeAuth) viewFor(ch *replication.Change, subj *authz.Subject) (v *au
 	if ch.Op != replication.Insert && ch.Op != replication.Update || v.Err != "" || !v.RLS {
 		return v, true, ""
 	}
-	k := visKey{ch, subj.Key()}
+	k := visKey{ch, subj}
 	return v, ra.visible[k], ra.failed[k]
 }
 
@@ -86,26 +87,43 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) routeAuth {
 		return ra
 	}
 	ra.snap = snap
+	// Groups are found by (relation, subject pointer), cheap to hash for
+	// every (change, subscriber) pair; subjects with equal claims on other
+	// channels join the same group through their key, once per round.
 	type group struct {
-		req  authz.Request
-		chs  []*replication.Change
-		seen map[*replication.Change]bool
+		req   authz.Request
+		chs   []*replication.Change
+		subjs []*authz.Subject
 	}
-	var groups map[visKey]*group // key: first change's table only matters through view
+	type ptrKey struct {
+		rel  *replication.Relation
+		subj *authz.Subject
+	}
+	type claimsKey struct{ schema, table, key string }
+	var byPtr map[ptrKey]*group
+	var byClaims map[claimsKey]*group
+	var gs []*group
 	add := func(ch *replication.Change, subj *authz.Subject, v *authz.View) {
-		gk := visKey{key: ch.Rel.Schema + "\x00" + ch.Rel.Table + "\x00" + subj.Key()}
-		g := groups[gk]
+		pk := ptrKey{ch.Rel, subj}
+		g := byPtr[pk]
 		if g == nil {
-			if groups == nil {
-				groups = map[visKey]*group{}
+			if byPtr == nil {
+				byPtr, byClaims = map[ptrKey]*group{}, map[claimsKey]*group{}
 			}
-			g = &group{req: authz.Request{View: v, Subject: subj}, seen: map[*replication.Change]bool{}}
-			groups[gk] = g
+			ck := claimsKey{ch.Rel.Schema, ch.Rel.Table, subj.Key()}
+			if g = byClaims[ck]; g == nil {
+				g = &group{req: authz.Request{View: v, Subject: subj}}
+				byClaims[ck] = g
+				gs = append(gs, g)
+			}
+			g.subjs = append(g.subjs, subj)
+			byPtr[pk] = g
 		}
-		if g.seen[ch] {
+		// A change is visited for all its subscribers before the next one:
+		// a repeat is always the last row added.
+		if n := len(g.chs); n > 0 && g.chs[n-1] == ch {
 			return
 		}
-		g.seen[ch] = true
 		row, ok := primaryKey(ch, v)
 		if !ok {
 			return // a key that cannot be looked up: not visible
@@ -131,16 +149,13 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) routeAuth {
 		}
 	}
 	h.mu.RUnlock()
-	if len(groups) == 0 {
+	gs = slices.DeleteFunc(gs, func(g *group) bool { return len(g.req.Rows) == 0 })
+	if len(gs) == 0 {
 		return ra
 	}
-	reqs := make([]authz.Request, 0, len(groups))
-	gs := make([]*group, 0, len(groups))
-	for _, g := range groups {
-		if len(g.req.Rows) > 0 {
-			reqs = append(reqs, g.req)
-			gs = append(gs, g)
-		}
+	reqs := make([]authz.Request, len(gs))
+	for i, g := range gs {
+		reqs[i] = g.req
 	}
 	var xids []uint32
 	seen := map[uint32]bool{}
@@ -165,20 +180,23 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) routeAuth {
 	}
 	ra.visible = make(map[visKey]bool)
 	for i, g := range gs {
-		key := g.req.Subject.Key()
 		if errs[i] != nil {
 			if ra.failed == nil {
 				ra.failed = map[visKey]string{}
 			}
 			h.logAuthz("visibility check failed; rows hidden from those subscribers", errs[i])
 			for _, ch := range g.chs {
-				ra.failed[visKey{ch, key}] = errs[i].Error()
+				for _, subj := range g.subjs {
+					ra.failed[visKey{ch, subj}] = errs[i].Error()
+				}
 			}
 			continue
 		}
 		for j, ch := range g.chs {
 			if visible[i][j] {
-				ra.visible[visKey{ch, key}] = true
+				for _, subj := range g.subjs {
+					ra.visible[visKey{ch, subj}] = true
+				}
 			}
 		}
 	}
