@@ -24,6 +24,28 @@ type routeAuth struct {
 	visible map[visKey]bool
 	// failed holds why a check could not be answered.
 	failed map[visKey]string
+	// views caches the snapshot's answer per relation and subject: routing
+	// asks it for every (change, subscriber) pair.
+	views map[viewKey]*authz.View
+}
+
+type viewKey struct {
+	rel  *replication.Relation
+	subj *authz.Subject
+}
+
+// view returns what subj may see of ch's table (nil: nothing).
+func (ra *routeAuth) view(ch *replication.Change, subj *authz.Subject) *authz.View {
+	k := viewKey{ch.Rel, subj}
+	if v, ok := ra.views[k]; ok {
+		return v
+	}
+	v := ra.snap.View(subj.Role, ch.Rel.Schema, ch.Rel.Table)
+	if ra.views == nil {
+		ra.views = map[viewKey]*authz.View{}
+	}
+	ra.views[k] = v
+	return v
 }
 
 type visKey struct {
@@ -40,7 +62,7 @@ func (ra *routeAuth) viewFor(ch *replication.Change, subj *authz.Subject) (v *au
 	if subj == nil || ra.snap == nil {
 		return nil, false, ""
 	}
-	v = ra.snap.View(subj.Role, ch.Rel.Schema, ch.Rel.Table)
+	v = ra.view(ch, subj)
 	if v == nil {
 		return nil, false, ""
 	}
@@ -142,7 +164,7 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) routeAuth {
 				if subj == nil {
 					return
 				}
-				if v := snap.View(subj.Role, ch.Rel.Schema, ch.Rel.Table); v != nil && v.RLS && v.Err == "" && readable(v, f) {
+				if v := ra.view(ch, subj); v != nil && v.RLS && v.Err == "" && readable(v, f) {
 					add(ch, subj, v)
 				}
 			})
