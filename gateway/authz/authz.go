@@ -152,6 +152,9 @@ func (a *Authorizer) reload(ctx context.Context, after time.Time) (*Snapshot, er
 	if s := a.snap.Load(); s != nil && !after.IsZero() && s.At.After(after) {
 		return s, nil
 	}
+	// At is taken before the roles are read: a snapshot newer than a
+	// role's registration includes that role.
+	at := time.Now()
 	a.rolesMu.Lock()
 	roles := make([]string, 0, len(a.roles))
 	for r := range a.roles {
@@ -164,7 +167,7 @@ func (a *Authorizer) reload(ctx context.Context, after time.Time) (*Snapshot, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.CheckTimeout)
 	defer cancel()
-	s, err := load(ctx, pool, a.cfg.Publications, roles)
+	s, err := load(ctx, pool, a.cfg.Publications, roles, at)
 	if err != nil {
 		return nil, err
 	}
@@ -193,11 +196,14 @@ func (e *RoleError) Error() string { return e.Reason }
 func (a *Authorizer) Acquire(ctx context.Context, roleName string) error {
 	a.rolesMu.Lock()
 	a.roles[roleName]++
+	registered := time.Now()
 	a.rolesMu.Unlock()
 	s := a.snap.Load()
 	if s == nil || s.roles[roleName] == nil || time.Since(s.At) >= a.cfg.MaxAge {
+		// A burst of joins shares one load: any snapshot begun after this
+		// registration will do.
 		var err error
-		if s, err = a.reload(ctx, time.Time{}); err != nil {
+		if s, err = a.reload(ctx, registered); err != nil {
 			a.Release(roleName)
 			return fmt.Errorf("read privileges: %w", err)
 		}

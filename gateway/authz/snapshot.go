@@ -118,8 +118,8 @@ WHERE r.rolname = ANY($2)
 
 // load reads a snapshot for roles in one read-only transaction, so its
 // three answers agree with each other.
-func load(ctx context.Context, pool *pgxpool.Pool, publications, roles []string) (*Snapshot, error) {
-	s := &Snapshot{At: time.Now(), tables: map[[2]string]*table{}, roles: map[string]*role{}}
+func load(ctx context.Context, pool *pgxpool.Pool, publications, roles []string, at time.Time) (*Snapshot, error) {
+	s := &Snapshot{At: at, tables: map[[2]string]*table{}, roles: map[string]*role{}}
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
 	if err != nil {
 		return nil, err
