@@ -186,6 +186,13 @@ func (a *Authorizer) Current(ctx context.Context) (*Snapshot, error) {
 	return a.reload(ctx, time.Now().Add(-a.cfg.MaxAge/2))
 }
 
+func (s *Snapshot) roleOrNil(name string) *role {
+	if s == nil {
+		return nil
+	}
+	return s.roles[name]
+}
+
 // RoleError says why a channel cannot act as its role.
 type RoleError struct{ Role, User, Reason string }
 
@@ -199,9 +206,10 @@ func (a *Authorizer) Acquire(ctx context.Context, roleName string) error {
 	registered := time.Now()
 	a.rolesMu.Unlock()
 	s := a.snap.Load()
-	if s == nil || s.roles[roleName] == nil || time.Since(s.At) >= a.cfg.MaxAge {
-		// A burst of joins shares one load: any snapshot begun after this
-		// registration will do.
+	if r := s.roleOrNil(roleName); r == nil || !r.usable || time.Since(s.At) >= a.cfg.MaxAge {
+		// A refusal is never taken from the cache (the GRANT may have just
+		// been run), and a burst of joins shares one load: any snapshot
+		// begun after this registration will do.
 		var err error
 		if s, err = a.reload(ctx, registered); err != nil {
 			a.Release(roleName)

@@ -237,3 +237,28 @@ func TestAuthzRefreshReevaluates(t *testing.T) {
 	exec1(t, p.db, fmt.Sprintf(`INSERT INTO notes VALUES (3, '%s', 'c', 's'), (4, '%s', 'd', 's'); INSERT INTO open VALUES (101, 'marker')`, user1, user2))
 	expectEvents(t, "as user 2", c.until(101), "notes INSERT new={body:d id:4 owner:22222222} old={}")
 }
+
+// A gateway whose database user may not act as the token's role refuses
+// the join with the GRANT to run; after it, the join succeeds.
+func TestAuthzGatewayUserNeedsRoleMembership(t *testing.T) {
+	t.Parallel()
+	db := database(t, harness.NotesSchema+`
+DO $$ BEGIN CREATE ROLE realtime_gw LOGIN REPLICATION; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;`)
+	g := startGateway(t, db, "SECURE_CHANNELS=true", "JWT_SECRET="+jwtSecret, "DB_USER=realtime_gw")
+	token := hs256(t, jwt.MapClaims{"role": "authenticated", "sub": user1, "exp": time.Now().Add(time.Hour).Unix()}, jwtSecret)
+	c := g.startClientKey(t, "2119", token)
+	sub := map[string]any{"cmd": "subscribe", "name": "notes", "bindings": []any{map[string]any{"event": "*", "schema": "public", "table": "notes"}}}
+	c.send(sub)
+	e := c.expect("refusal", func(e event) bool { return e.str("kind") == "status" })
+	if e.str("status") != "CHANNEL_ERROR" || !strings.Contains(e.str("error"), "GRANT authenticated TO realtime_gw") {
+		t.Fatalf("join through a gateway user without the role: %v", e)
+	}
+	exec1(t, db, "GRANT authenticated TO realtime_gw")
+	c2 := g.startClientKey(t, "2119", token)
+	c2.subscribed(map[string]any{"name": "notes", "bindings": []any{map[string]any{"event": "*", "schema": "public", "table": "notes"}}})
+	exec1(t, db, fmt.Sprintf(`INSERT INTO notes VALUES (1, '%s', 'mine', 's')`, user1))
+	c2.expect("the user's row", func(e event) bool {
+		row, _ := e["new"].(map[string]any)
+		return e.str("kind") == "pg" && row["body"] == "mine"
+	})
+}
