@@ -139,6 +139,10 @@ func (a *Authorizer) Run(ctx context.Context) {
 	}
 }
 
+// InUse reports whether any channel holds a role: without one, no secure
+// subscriber can receive a change.
+func (a *Authorizer) InUse() bool { return a.inUse() > 0 }
+
 func (a *Authorizer) inUse() int {
 	a.rolesMu.Lock()
 	defer a.rolesMu.Unlock()
