@@ -33,6 +33,7 @@ func (n *Node) elect(ctx context.Context) {
 	}
 	delete(cfg.RuntimeParams, "replication")
 	cfg.RuntimeParams["application_name"] = "realtime cluster " + n.cfg.NodeID
+	cfg.AfterConnect = replication.AfterConnectFunc(n.cfg.Replication.AfterConnect)
 	key := n.lockKey()
 	for ctx.Err() == nil {
 		if n.nc.IsConnected() {
@@ -193,7 +194,11 @@ func (n *Node) guardTerm(ctx, termCtx context.Context, endTerm func(), lockConn 
 // publishBatch publishes b as runs of one table each, split to fit NATS's
 // largest message.
 func (n *Node) publishBatch(buf []byte, b replication.Batch) ([]byte, error) {
-	if b.Gap {
+	switch {
+	case b.Notice != nil:
+		// Every node tells its clients, as of a gap.
+		n.publishJSON(n.subj.nodes(), heartbeat{Node: n.cfg.NodeID, Gap: b.Notice.Message})
+	case b.Gap:
 		n.publishJSON(n.subj.nodes(), heartbeat{Node: n.cfg.NodeID, Gap: gapOnNewSlot})
 	}
 	limit := int(n.nc.MaxPayload())

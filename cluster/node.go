@@ -108,7 +108,7 @@ func New(cfg Config, hub *gateway.Hub) (*Node, error) {
 	n := &Node{
 		cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), hub: hub,
 		subj:     subjects{prefix: cfg.Prefix},
-		cat:      replication.NewCatalog(cfg.Replication.ConnString, cfg.Replication.Publications),
+		cat:      replication.NewCatalogConfig(cfg.Replication),
 		inbox:    make(chan *nats.Msg, inboxSize),
 		local:    make(chan replication.Batch),
 		lost:     make(chan string, 1),

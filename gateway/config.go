@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,10 @@ type Config struct {
 	SlotName      string   // SLOT_NAME; empty means a temporary slot
 	TemporarySlot bool     // TEMPORARY_SLOT
 	MaxLagMB      int      // MAX_REPLICATION_LAG_MB, 0 = off
+	// RecreateStuckSlot lets the gateway drop and recreate a permanent slot
+	// that cannot decode past some point of the WAL, skipping what was
+	// committed since (RECREATE_STUCK_SLOT, default false).
+	RecreateStuckSlot bool
 
 	// SecureChannels requires a valid JWT to connect and to join
 	// (SECURE_CHANNELS, default true as in the image).
@@ -44,6 +49,26 @@ type Config struct {
 	// as a JSON Web Key Set (JWT_JWKS or the file named by JWT_JWKS_FILE),
 	// as current Supabase projects sign them.
 	JWKS string
+
+	// Settings of Supabase's self-hosted stack (the 2.x image); see
+	// selfhost.go, tenant.go and cors.go.
+
+	// Tenant is the one tenant this gateway serves
+	// (SELF_HOST_TENANT_NAME, default "realtime-dev" as the 2.x image seeds it).
+	Tenant string
+	// TenantFromHost refuses sockets and REST broadcasts whose Host does not
+	// name Tenant in its first label, as the 2.x server does
+	// (SEED_SELF_HOST=true or SELF_HOST_TENANT_NAME set). Off by default, so
+	// that localhost and IP addresses keep working.
+	TenantFromHost bool
+	// AfterConnectQuery is SQL run on each ordinary database connection
+	// after it opens (DB_AFTER_CONNECT_QUERY); never on the replication
+	// connection.
+	AfterConnectQuery string
+	// CORSOrigins are the browser origins allowed to call the HTTP API
+	// (CORS_ALLOWED_ORIGINS, comma-separated; default "*", any origin, as
+	// the cors plugin of Supabase's Kong).
+	CORSOrigins []string
 
 	ExposeMetrics bool   // EXPOSE_METRICS
 	LogLevel      string // LOG_LEVEL: debug, info, warning, error (default info)
@@ -88,6 +113,12 @@ type Config struct {
 	// ClusterName starts the cluster's NATS subjects (CLUSTER_NAME, default
 	// "realtime"), so that clusters can share a NATS server.
 	ClusterName string
+	// ShutdownDrain bounds how long a graceful shutdown (SIGTERM) lets
+	// sockets write what they were already handed before closing them
+	// (SHUTDOWN_DRAIN_MS, default 3 s: well inside the 10 s Docker and
+	// Kubernetes wait before SIGKILL). A socket still behind then is
+	// closed without the rest; every other socket gets all of it.
+	ShutdownDrain time.Duration
 	// IdleTimeout closes a socket that sent nothing for this long (Phoenix: 60 s).
 	IdleTimeout time.Duration
 	// WriteTimeout bounds one write to a socket.
@@ -106,6 +137,8 @@ func Defaults() Config {
 		DBSSL:                true,
 		Publications:         []string{"supabase_realtime"},
 		SecureChannels:       true,
+		Tenant:               defaultTenant,
+		CORSOrigins:          []string{"*"},
 		LogLevel:             "info",
 		LogFormat:            "text",
 		MaxFrameBytes:        5_000_000,
@@ -116,6 +149,7 @@ func Defaults() Config {
 		OutboundQueueBytes:   4 << 20,
 		MaxBroadcastBytes:    3_000_000,
 		SlowConsumerGrace:    2 * time.Second,
+		ShutdownDrain:        3 * time.Second,
 		IdleTimeout:          60 * time.Second,
 		WriteTimeout:         10 * time.Second,
 	}
@@ -188,8 +222,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	boolean("DB_SSL", &c.DBSSL)
 	if v, ok := get("PUBLICATIONS"); ok {
 		var pubs []string
-		if err := json.Unmarshal([]byte(v), &pubs); err != nil || len(pubs) == 0 {
-			errs = append(errs, fmt.Errorf(`PUBLICATIONS=%q: want a non-empty JSON array of names, e.g. ["supabase_realtime"]`, v))
+		if err := json.Unmarshal([]byte(v), &pubs); err != nil || len(pubs) == 0 || slices.Contains(pubs, "") {
+			errs = append(errs, fmt.Errorf(`PUBLICATIONS=%q: want a non-empty JSON array of non-empty names, e.g. ["supabase_realtime"]`, v))
 		} else {
 			c.Publications = pubs
 		}
@@ -197,6 +231,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	str("SLOT_NAME", &c.SlotName)
 	boolean("TEMPORARY_SLOT", &c.TemporarySlot)
 	num("MAX_REPLICATION_LAG_MB", &c.MaxLagMB)
+	boolean("RECREATE_STUCK_SLOT", &c.RecreateStuckSlot)
 	boolean("SECURE_CHANNELS", &c.SecureChannels)
 	secret("JWT_SECRET", &c.JWTSecret)
 	if v, ok := get("JWT_CLAIM_VALIDATORS"); ok {
@@ -205,6 +240,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	secret("JWT_JWKS", &c.JWKS)
+	errs = append(errs, c.selfHostEnv(get, secret)...)
 	boolean("EXPOSE_METRICS", &c.ExposeMetrics)
 	str("LOG_LEVEL", &c.LogLevel)
 	str("LOG_FORMAT", &c.LogFormat)
@@ -223,6 +259,11 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	num("SLOW_CONSUMER_GRACE_MS", &slow)
 	if slow >= 0 {
 		c.SlowConsumerGrace = time.Duration(slow) * time.Millisecond
+	}
+	drain := -1
+	num("SHUTDOWN_DRAIN_MS", &drain)
+	if drain >= 0 {
+		c.ShutdownDrain = time.Duration(drain) * time.Millisecond
 	}
 	grace := -1
 	num("REJOIN_GRACE_MS", &grace)
@@ -246,7 +287,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("PORT=%d: want 1-65535", c.Port))
 	}
 	if c.SecureChannels && c.JWTSecret == "" && c.JWKS == "" {
-		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET (or JWT_JWKS for asymmetric keys), or SECURE_CHANNELS=false to accept clients without a token"))
+		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET or API_JWT_SECRET (or JWT_JWKS for asymmetric keys), or SECURE_CHANNELS=false to accept clients without a token"))
 	}
 	if c.JWKS != "" {
 		if _, err := parseJWKS(c.JWKS); err != nil {

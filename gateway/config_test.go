@@ -49,3 +49,12 @@ func TestFromEnvReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestFromEnvEmptyPublicationName(t *testing.T) {
+	for _, v := range []string{`[""]`, `["supabase_realtime", ""]`, `[]`} {
+		_, err := FromEnv(env(map[string]string{"SECURE_CHANNELS": "false", "PUBLICATIONS": v}))
+		if err == nil || !strings.Contains(err.Error(), "PUBLICATIONS=") || !strings.Contains(err.Error(), `e.g. ["supabase_realtime"]`) {
+			t.Errorf("PUBLICATIONS=%s: error %v, want the same advice as for other bad values", v, err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -51,6 +52,9 @@ type conn struct {
 	// fullSince is when a router first found the queue full; it ends when
 	// the writer takes the queue.
 	fullSince time.Time
+	// abort stops the writer between two frames of a batch: set when the
+	// socket is closed with its queue dropped.
+	abort atomic.Bool
 
 	// Owned by the reader.
 	channels map[string]*channel
@@ -176,8 +180,25 @@ func (c *conn) closeLocked(r reason, text string) {
 		return
 	}
 	c.closing = &disconnect{reason: r, text: text}
-	// What is still queued will not be sent: drop it now so memory is freed.
+	if r == reasonShutdown {
+		// The router has stopped and confirmed what it queued here: the
+		// writer sends all of it, then the close frame.
+		c.startWriterLocked()
+		return
+	}
+	if r == reasonSlowConsumer {
+		behind := time.Duration(0)
+		if !c.fullSince.IsZero() {
+			behind = time.Since(c.fullSince)
+		}
+		c.log.Warn("closing slow consumer", "queued_bytes", c.queued, "queued_frames", len(c.queue),
+			"limit_bytes", c.srv.cfg.OutboundQueueBytes, "full_for", behind.Round(time.Millisecond))
+	}
+	// What is still queued will not be sent: drop it now so memory is
+	// freed, and stop a batch being written, so that the close frame
+	// follows at once what the kernel already holds.
 	c.queue, c.queued = nil, 0
+	c.abort.Store(true)
 	c.startWriterLocked()
 }
 
@@ -369,7 +390,7 @@ func (c *conn) writeBatch(batch []outFrame) error {
 		if f.binary {
 			typ = websocket.MessageBinary
 		}
-		if err == nil {
+		if err == nil && !c.abort.Load() {
 			err = c.ws.Write(wctx, typ, f.data)
 		}
 		batch[i] = outFrame{}

@@ -29,6 +29,8 @@ type Hub struct {
 	v1    *filters.Index[*conn]
 	pg    *pgIndex
 	rooms map[roomKey]*room
+	// topics holds the 1.x topic channels, to tell them about the stream.
+	topics map[*channel]*conn
 
 	// Owned by the Run goroutine.
 	stalled    stalledQueues
@@ -76,7 +78,7 @@ func NewHub(log *slog.Logger, confirm func(pglogrepl.LSN)) *Hub {
 	if confirm == nil {
 		confirm = func(pglogrepl.LSN) {}
 	}
-	return &Hub{log: log, confirm: confirm, v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, columns: map[uint32]cachedColumns{},
+	return &Hub{log: log, confirm: confirm, v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, topics: map[*channel]*conn{}, columns: map[uint32]cachedColumns{},
 		v1chans: map[v1Key]*channel{}}
 }
 
@@ -177,7 +179,10 @@ func (h *Hub) routeRound(ctx context.Context, bs []replication.Batch) {
 }
 
 func (h *Hub) routeBatch(b replication.Batch, ra *routeAuth) {
-	if b.Gap {
+	switch {
+	case b.Notice != nil:
+		h.notifyStream(b.Notice)
+	case b.Gap:
 		h.notifyGap(gapMessage)
 	}
 	if len(b.Changes) > 0 {
@@ -250,6 +255,7 @@ func (h *Hub) subscribe(c *conn, ch *channel, then func()) {
 	defer h.mu.Unlock()
 	if ch.v1 != nil {
 		h.v1.Add(*ch.v1, c)
+		h.topics[ch] = c
 		h.v1chans[v1Key{c, ch.v1.Name}] = ch
 	}
 	for _, s := range ch.subs {
@@ -302,6 +308,7 @@ func (h *Hub) removeLocked(c *conn, ch *channel) {
 	h.stats.channels.Add(-1)
 	if ch.v1 != nil {
 		h.v1.Remove(ch.v1.Name, c)
+		delete(h.topics, ch)
 		delete(h.v1chans, v1Key{c, ch.v1.Name})
 	}
 	if ch.role != "" && h.authz != nil {
@@ -346,6 +353,33 @@ func (h *Hub) notifyGap(why string) {
 		for c, ch := range r.members {
 			if len(ch.subs) > 0 {
 				c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: k.topic, Event: phoenix.EventSystem, Payload: p})
+			}
+		}
+	}
+}
+
+// notifyStream tells every channel that receives changes, 1.x topics and
+// postgres_changes alike, that the stream stopped or flows again. Logged
+// by the stream already.
+func (h *Hub) notifyStream(n *replication.Notice) {
+	status := "ok"
+	if n.Stalled || n.Skipped {
+		status = "error"
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	send := func(c *conn, ch *channel) {
+		p, _ := json.Marshal(map[string]string{"extension": "postgres_changes", "status": status, "message": n.Message,
+			"channel": strings.TrimPrefix(ch.name, filters.TopicPrefix)})
+		c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p})
+	}
+	for ch, c := range h.topics {
+		send(c, ch)
+	}
+	for _, r := range h.rooms {
+		for c, ch := range r.members {
+			if len(ch.subs) > 0 {
+				send(c, ch)
 			}
 		}
 	}

@@ -88,7 +88,8 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /metrics", s.mets.handler())
 	}
 	mux.HandleFunc("GET /{$}", s.serveHealth)
-	return mux
+	s.v2Routes(mux)
+	return s.withCORS(s.withTenant(mux))
 }
 
 // live reports whether changes are flowing, and why not.
@@ -116,6 +117,9 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	if st.LastError != "" {
 		body["last_error"] = st.LastError
+	}
+	if st.Stalled != "" {
+		body["stalled"] = st.Stalled
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if !live {
@@ -239,8 +243,10 @@ func (s *Server) unregister(c *conn) {
 
 func (s *Server) countDisconnect(r reason) { s.disconnects[r].Add(1) }
 
-// CloseSockets closes every socket with 1001 "going away" and waits until all
-// are gone or ctx ends. New sockets are refused from now on.
+// CloseSockets closes every socket with 1001 "going away" once it has
+// written what it was handed, and waits until all are gone. When ctx ends
+// first, the sockets still open are closed at once, without the rest.
+// New sockets are refused from now on.
 func (s *Server) CloseSockets(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
@@ -264,8 +270,18 @@ func (s *Server) CloseSockets(ctx context.Context) error {
 	case <-drained:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("close sockets: %d still open: %w", s.Sockets(), ctx.Err())
 	}
+	s.mu.Lock()
+	behind := len(s.conns)
+	for c := range s.conns {
+		c.cancel() // ends its reader and writers; they unregister it
+	}
+	s.mu.Unlock()
+	select {
+	case <-drained:
+	case <-time.After(time.Second):
+	}
+	return fmt.Errorf("%d sockets were still writing when the drain ended: %w", behind, ctx.Err())
 }
 
 // Sockets returns the number of open sockets.

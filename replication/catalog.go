@@ -34,6 +34,7 @@ const tableCacheTTL = 2 * time.Second
 type catalog struct {
 	connString   string
 	publications []string
+	afterConnect string // SQL run on each new connection of the pool
 
 	mu     sync.Mutex
 	pool   *pgxpool.Pool
@@ -67,6 +68,7 @@ func (c *catalog) get() (*pgxpool.Pool, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "realtime"
 	}
+	cfg.ConnConfig.AfterConnect = AfterConnectFunc(c.afterConnect)
 	cfg.MaxConns = 4
 	cfg.MinConns = 0
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)

@@ -177,4 +177,19 @@ type Batch struct {
 	// the break will not be completed. Consumers should tell their clients
 	// (for example ask them to refetch) instead of pretending continuity.
 	Gap bool
+	// Notice, when set, is news about the stream itself for the clients:
+	// changes stopped flowing and why (on a Batch without changes), that
+	// they flow again, or why a Gap happened. Consumers pass it on as is.
+	Notice *Notice
+}
+
+// Notice is a message about the stream for the people behind the clients.
+type Notice struct {
+	// Stalled is true while changes are not flowing.
+	Stalled bool
+	// Skipped is true when changes committed meanwhile will never be
+	// delivered: clients should refetch what they show.
+	Skipped bool
+	// Message says what happened and what the clients may have missed.
+	Message string
 }

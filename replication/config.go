@@ -49,6 +49,13 @@ type Config struct {
 	// connected, going over the limit is only logged: the consumer is behind,
 	// and dropping would lose data the stream can still deliver.
 	MaxLagMB int
+	// RecreateStuckSlot lets the stream drop and recreate a permanent slot
+	// that fails the same way every time it streams, without delivering
+	// anything (see Status.Stalled): PostgreSQL 15 cannot decode past a
+	// publication that was dropped and re-created while the slot was behind
+	// it. Recreating skips what was committed since; the next Batch carries
+	// Gap and a Notice saying so. Off by default: skipping is the user's call.
+	RecreateStuckSlot bool
 	// StatusInterval is the period of standby status updates (and of lag
 	// checks). Default 10s; keep it well under the server's wal_sender_timeout.
 	StatusInterval time.Duration
@@ -56,6 +63,10 @@ type Config struct {
 	BatchSize int
 	// Logger receives the stream's logs. Default slog.Default().
 	Logger *slog.Logger
+	// AfterConnect is SQL run on each ordinary connection (catalog and lag
+	// queries) after it opens, such as "SET search_path TO _realtime";
+	// never on the replication connection. Empty runs nothing.
+	AfterConnect string
 }
 
 // ConfigError is an invalid Config field.

@@ -16,11 +16,13 @@ const (
 	// pollInterval bounds every wait of the stream (for a message, or for a
 	// slow consumer), so that status updates go out on time even while out
 	// is full or nothing arrives.
-	pollInterval = 500 * time.Millisecond
+	pollInterval = 100 * time.Millisecond
 	// confirmEvery rate-limits the status updates that report a new flush
-	// position: PostgreSQL may write the slot to disk on each, and with the
-	// poll interval it bounds the delay from Confirm to PostgreSQL to ~1 s.
-	confirmEvery = 500 * time.Millisecond
+	// position. What was delivered but not yet confirmed is sent again
+	// after a crash, so this bounds the duplicates to about this much of
+	// the write rate; PostgreSQL writes the slot to disk only when its
+	// restart position moves, so ten updates a second cost it little.
+	confirmEvery = 100 * time.Millisecond
 	// writeTimeout bounds sending a status update to a server that stopped
 	// reading.
 	writeTimeout = 10 * time.Second
@@ -124,6 +126,9 @@ func (ss *session) handle(ctx context.Context, out chan<- Batch, msg pgproto3.Ba
 		return ss.copyData(ctx, out, m.Data)
 	case *pgproto3.ErrorResponse:
 		err := pgconn.ErrorResponseToPgError(m)
+		if isPublicationMissing(err) {
+			return fmt.Errorf("replication stream on slot %q: %w", ss.slot.name, stuckPublication(err, ss.slot.name))
+		}
 		return fmt.Errorf("replication stream on slot %q: %w", ss.slot.name, explain(err, ss.slot.name))
 	case *pgproto3.CopyDone:
 		return errServerEndedCopy
@@ -259,6 +264,10 @@ func (ss *session) commit(ctx context.Context, out chan<- Batch, m message) erro
 // hand gives b to the consumer, waiting as long as it takes.
 func (ss *session) hand(ctx context.Context, out chan<- Batch, b Batch) error {
 	b.Gap = ss.s.pos.gap
+	if n := ss.s.pos.notice; n != nil {
+		b.Notice = n
+		ss.s.clearStall()
+	}
 	select {
 	case out <- b:
 	default:
@@ -266,7 +275,7 @@ func (ss *session) hand(ctx context.Context, out chan<- Batch, b Batch) error {
 			return err
 		}
 	}
-	ss.s.pos.gap = false
+	ss.s.pos.gap, ss.s.pos.notice = false, nil
 	return nil
 }
 
@@ -305,7 +314,7 @@ func (ss *session) flushPos() pglogrepl.LSN {
 }
 
 // maybeStatus sends a standby status update every StatusInterval, and
-// within about a second of the flush position advancing.
+// within about confirmEvery of the flush position advancing.
 func (ss *session) maybeStatus(force bool) error {
 	now := time.Now()
 	flush := ss.flushPos()

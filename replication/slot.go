@@ -41,7 +41,7 @@ func (s *Stream) session(ctx context.Context, out chan<- Batch) (live bool, err 
 	setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	if err := check(setupCtx, pool, s.cfg.Publications); err != nil {
-		return false, err
+		return false, explainConnect(err)
 	}
 	conn, err := s.connect(setupCtx)
 	if err != nil {
@@ -69,6 +69,13 @@ func (s *Stream) session(ctx context.Context, out chan<- Batch) (live bool, err 
 	}
 	s.goLive(slot)
 	s.pos.hadSlot = true
+	if s.pos.noticeOnLive {
+		// Streaming from a new slot, or again after an outage: changes
+		// flow, and the clients hear it now rather than with the next change.
+		s.clearStall()
+		s.notify(ctx, out, s.pos.notice)
+		s.pos.notice, s.pos.noticeOnLive = nil, false
+	}
 	s.log.Info("replication streaming", logSlot, slot.name, "temporary", slot.temporary,
 		logLSN, max(slot.base, s.pos.lastEnd).String(), logPublication, s.cfg.Publications)
 	ss := newSession(ctx, s, conn, slot)
@@ -87,7 +94,7 @@ func (s *Stream) connect(ctx context.Context) (*pgconn.PgConn, error) {
 	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open replication connection: %w", explain(err, ""))
+		return nil, fmt.Errorf("open replication connection: %w", explainConnect(explain(err, "")))
 	}
 	return conn, nil
 }
@@ -133,6 +140,8 @@ func (s *Stream) prepareSlot(ctx context.Context, conn *pgconn.PgConn) (slotInfo
 		return slotInfo{}, fmt.Errorf("drop replication slot %q: %w", name, explain(err, name))
 	}
 	s.markGap()
+	s.pos.notice = &Notice{Skipped: true, Message: fmt.Sprintf("The replication slot was dropped and recreated because %s: changes committed before now that were not yet delivered were skipped.", reason)}
+	s.pos.noticeOnLive = true
 	return s.createSlot(ctx, conn, name, false)
 }
 
@@ -164,6 +173,11 @@ func (s *Stream) createSlot(ctx context.Context, conn *pgconn.PgConn, name strin
 	}
 	if s.pos.hadSlot {
 		s.markGap()
+		if !temporary && s.pos.notice == nil {
+			// The gap's generic message speaks of temporary slots.
+			s.pos.notice = &Notice{Skipped: true, Message: fmt.Sprintf("The replication slot %q was gone (dropped outside the gateway?) and was created again: changes committed while no slot held them were skipped.", name)}
+			s.pos.noticeOnLive = true
+		}
 	}
 	s.lagBytes.Store(0)
 	s.log.Info("created replication slot", logSlot, name, "temporary", temporary, logLSN, lsn.String())

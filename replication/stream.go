@@ -32,6 +32,9 @@ type Status struct {
 	LagBytes int64
 	// Reconnects counts connections made after a failure.
 	Reconnects int64
+	// Stalled, when not empty, says why changes have not been flowing for
+	// a while and how to fix it; Live is false meanwhile.
+	Stalled string
 }
 
 // Stream is the logical replication stream of one database. Create it with
@@ -53,6 +56,7 @@ type Stream struct {
 	slot      string
 	temporary bool
 	lastErr   string
+	stalled   string
 	liveCh    chan struct{} // closed the first time the stream is live
 	wasLive   bool
 
@@ -70,6 +74,11 @@ type position struct {
 	partialCount int
 	hadSlot      bool // a slot has been streaming before: a new one means a gap
 	gap          bool // the next Batch must carry Gap
+	// notice goes out with the next Batch: changes flow again after a
+	// stall, or why a gap happened; when noticeOnLive is set (the stall
+	// was a failure to connect), as soon as streaming starts instead.
+	notice       *Notice
+	noticeOnLive bool
 }
 
 // New validates cfg and fills in its defaults. It does not connect.
@@ -80,12 +89,13 @@ func New(cfg Config) (*Stream, error) {
 	}
 	s := &Stream{cfg: cfg, log: cfg.Logger, liveCh: make(chan struct{}), slot: cfg.SlotName, temporary: cfg.TemporarySlot}
 	s.cat = newCatalog(cfg.ConnString, cfg.Publications)
+	s.cat.afterConnect = cfg.AfterConnect
 	return s, nil
 }
 
 // Confirm records that the consumer has taken every change up to lsn (a
 // Batch's CommitLSN). PostgreSQL hears of it with the next standby status
-// update, within about a second. Safe from any goroutine; lower values than
+// update, within about 100 ms. Safe from any goroutine; lower values than
 // one already confirmed are ignored.
 func (s *Stream) Confirm(lsn pglogrepl.LSN) {
 	for {
@@ -99,7 +109,7 @@ func (s *Stream) Confirm(lsn pglogrepl.LSN) {
 // Status returns a snapshot of the stream's state. Safe from any goroutine.
 func (s *Stream) Status() Status {
 	s.mu.Lock()
-	st := Status{Live: s.live, Slot: s.slot, Temporary: s.temporary, LastError: s.lastErr}
+	st := Status{Live: s.live && s.stalled == "", Slot: s.slot, Temporary: s.temporary, LastError: s.lastErr, Stalled: s.stalled}
 	s.mu.Unlock()
 	st.ReceivedLSN = pglogrepl.LSN(s.received.Load())
 	st.ConfirmedLSN = pglogrepl.LSN(s.flushed.Load())
@@ -149,11 +159,18 @@ func (s *Stream) Run(ctx context.Context, out chan<- Batch) error {
 
 	b := backoff{min: 250 * time.Millisecond, max: 15 * time.Second}
 	var logged failureLog
+	var stall stallWatch
 	for {
-		began := time.Now()
+		began, from := time.Now(), s.pos.lastEnd
 		live, err := s.session(ctx, out)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if s.pos.lastEnd != from || (live && time.Since(began) > 30*time.Second) {
+			stall = stallWatch{}
+		}
+		if kind := stall.observe(err, live, time.Now()); kind != notStalled {
+			s.reportStall(ctx, out, err, kind, stall.since)
 		}
 		// A connection that streamed for a while was healthy: start the
 		// backoff over, so one restart of PostgreSQL is not paid for at the cap.
@@ -175,6 +192,13 @@ func (s *Stream) Run(ctx context.Context, out chan<- Batch) error {
 		}
 		s.reconnects.Add(1)
 	}
+}
+
+// clearStall: changes flow again.
+func (s *Stream) clearStall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stalled = ""
 }
 
 func (s *Stream) setLive(live bool) {

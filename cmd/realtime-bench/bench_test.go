@@ -37,6 +37,10 @@ func TestSmallRun(t *testing.T) {
 	if rep.LatencyP50ms <= 0 || rep.Bare == nil || rep.Gateway == nil || rep.Gateway.Rows != 2000 || rep.GatewayRSSMiB <= 0 {
 		t.Fatalf("measurements missing: %+v", rep)
 	}
+	// Six sockets say nothing about memory per socket.
+	if rep.RSSPerSocketKiB != 0 || !strings.Contains(table.String(), "not measured below 1000 sockets") {
+		t.Fatalf("RSS per idle socket reported for %d sockets:\n%s", o.sockets, table.String())
+	}
 	var js bytes.Buffer
 	rep.writeJSON(&js)
 	if !strings.Contains(js.String(), `"lost": 0`) {

@@ -34,7 +34,7 @@ type report struct {
 	GatewayCPUPercent float64 `json:"gateway_cpu_percent"`
 	GatewayRSSMiB     float64 `json:"gateway_rss_mib"`
 	GatewayPeakRSSMiB float64 `json:"gateway_peak_rss_mib"`
-	RSSPerSocketKiB   float64 `json:"rss_per_idle_socket_kib"`
+	RSSPerSocketKiB   float64 `json:"rss_per_idle_socket_kib,omitempty"`
 
 	Bare          *burstResult `json:"bare_pgoutput_burst,omitempty"`
 	Gateway       *burstResult `json:"gateway_burst,omitempty"`
@@ -129,7 +129,11 @@ func (r *report) writeTable(w io.Writer) {
 		row("gateway CPU", "%.0f%% of one core", r.GatewayCPUPercent)
 	}
 	row("gateway RSS", "%.1f MiB (peak %.1f MiB)", r.GatewayRSSMiB, r.GatewayPeakRSSMiB)
-	row("RSS per idle socket", "%.1f KiB", r.RSSPerSocketKiB)
+	if r.RSSPerSocketKiB > 0 {
+		row("RSS per idle socket", "%.1f KiB", r.RSSPerSocketKiB)
+	} else {
+		row("RSS per idle socket", "not measured below %d sockets, where the gateway's fixed overhead dominates", minSocketsForRSS)
+	}
 	if r.Bare != nil {
 		row("burst, bare pgoutput", "%d rows in %.3f s: %.0f rows/s", r.Bare.Rows, r.Bare.Seconds, r.Bare.RowsPerSec)
 	}
@@ -141,3 +145,9 @@ func (r *report) writeTable(w io.Writer) {
 	}
 	tw.Flush()
 }
+
+// minSocketsForRSS is the fewest sockets from which RSS growth over the
+// sockets says something per socket: at about 23 KiB each, 1,000 sockets
+// add some 22 MiB, well above the few MiB the runtime's heap and GC targets
+// move on their own. At 100 the figure was mostly that noise.
+const minSocketsForRSS = 1000

@@ -122,7 +122,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report, error) {
 	}
 	defer closeClients(clients)
 	time.Sleep(time.Second) // let the gateway settle before reading its memory
-	if rssBefore > 0 {
+	if rssBefore > 0 && o.sockets >= minSocketsForRSS {
 		rep.RSSPerSocketKiB = float64(proc.rss()-rssBefore) / 1024 / float64(o.sockets)
 	}
 

@@ -29,8 +29,9 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// shutdownGrace bounds a graceful shutdown: sockets closed, last LSN confirmed.
-const shutdownGrace = 10 * time.Second
+// httpShutdownGrace bounds waiting for plain HTTP requests (health,
+// broadcast API) at shutdown; sockets have their own bound, ShutdownDrain.
+const httpShutdownGrace = 2 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -50,22 +51,38 @@ func main() {
 	case "version":
 		fmt.Println(version)
 	case "-h", "--help", "help":
-		fmt.Println("usage: realtime [serve|demo|health|version]\n\nserve   run the gateway, configured from the environment (see README)\ndemo    start a local PostgreSQL with the status-board schema and run the gateway on it\nhealth  exit 0 when the gateway on $PORT is live (for container health checks)")
+		fmt.Print(usage)
 	default:
 		err = fmt.Errorf("unknown command %q: use serve, demo, health or version", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "realtime:", err)
+		if len(os.Args) == 1 {
+			// Whoever typed a bare `realtime` may not know it means serve.
+			fmt.Fprintln(os.Stderr, "\n(`realtime` with no command runs `serve`. To try it on a throwaway local PostgreSQL: `realtime demo`; all commands: `realtime --help`.)")
+		}
 		os.Exit(1)
 	}
 }
+
+const usage = `usage: realtime [serve|demo|health|version]
+
+serve    run the gateway, configured from the environment (see README); the default
+demo     start a local PostgreSQL with the status-board schema and run the gateway on it
+health   exit 0 when the gateway on $PORT is live (for container health checks)
+version  print the version
+`
 
 func serve(ctx context.Context) error {
 	cfg, err := gateway.FromEnv(os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	return run(ctx, cfg, newLogger(cfg), nil)
+	log := newLogger(cfg)
+	if ignored := gateway.IgnoredEnv(os.LookupEnv); len(ignored) > 0 {
+		log.Info("ignoring settings of the supabase/realtime 2.x image that mean nothing to this gateway", "ignored", strings.Join(ignored, "; "))
+	}
+	return run(ctx, cfg, log, nil)
 }
 
 func newLogger(cfg gateway.Config) *slog.Logger {
@@ -85,20 +102,31 @@ func newLogger(cfg gateway.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// run serves until ctx is done, then shuts down in order: stop accepting,
-// close sockets with 1001, stop replication after a final confirm. ready, if
-// not nil, is called with the listening address once the server accepts.
+// run serves until ctx is done, then shuts down in the order that loses
+// nothing: stop accepting, stop routing (the position confirmed so far is
+// then exactly what the sockets' queues were handed), let every socket
+// write what it was handed and close with 1001 (within ShutdownDrain), and
+// only then stop replication with a final confirmation of that position.
+// ready, if not nil, is called with the listening address once the server
+// accepts.
 func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(addr string)) error {
 	replCfg := replication.Config{
-		ConnString:    cfg.ConnString(),
-		Publications:  cfg.Publications,
-		SlotName:      cfg.SlotName,
-		TemporarySlot: cfg.TemporarySlot,
-		MaxLagMB:      cfg.MaxLagMB,
-		Logger:        log.With("component", "replication"),
+		ConnString:        cfg.ConnString(),
+		Publications:      cfg.Publications,
+		SlotName:          cfg.SlotName,
+		TemporarySlot:     cfg.TemporarySlot,
+		MaxLagMB:          cfg.MaxLagMB,
+		RecreateStuckSlot: cfg.RecreateStuckSlot,
+		Logger:            log.With("component", "replication"),
+		AfterConnect:      cfg.AfterConnectQuery,
 	}
 	replCtx, stopRepl := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRepl()
+	// Routing stops before replication does, so that the final
+	// confirmation covers only what reached the sockets.
+	routeCtx, stopRouting := context.WithCancel(replCtx)
+	defer stopRouting()
+	routed := make(chan struct{})
 	var wg sync.WaitGroup
 	var srv *gateway.Server
 	var status func() replication.Status
@@ -117,6 +145,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 			return err
 		}
 		status = node.Status
+		close(routed) // the node routes and confirms by NATS acknowledgement
 		wg.Go(func() { node.Run(replCtx) })
 	} else {
 		stream, err := replication.New(replCfg)
@@ -131,17 +160,18 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		batches := make(chan replication.Batch, 16)
 		wg.Go(func() { stream.Run(replCtx, batches) })
 		wg.Go(func() {
+			defer close(routed)
 			if cfg.RejoinGrace > 0 {
 				// The permanent slot keeps what was committed while we were
 				// down; give clients time to rejoin before routing it.
 				log.Info("holding changes while clients reconnect", "grace", cfg.RejoinGrace)
 				select {
 				case <-time.After(cfg.RejoinGrace):
-				case <-replCtx.Done():
+				case <-routeCtx.Done():
 					return
 				}
 			}
-			hub.Run(replCtx, batches)
+			hub.Run(routeCtx, batches)
 		})
 	}
 	ln, err := net.Listen(cfg.Listen())
@@ -166,17 +196,25 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	case err := <-serveErr:
 		runErr = fmt.Errorf("http server: %w", err)
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	began := time.Now()
+	httpCtx, cancel := context.WithTimeout(context.Background(), httpShutdownGrace)
 	defer cancel()
-	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := httpSrv.Shutdown(httpCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown", "err", err)
 	}
-	if err := srv.CloseSockets(shutCtx); err != nil {
-		log.Warn("socket shutdown", "err", err)
+	// A batch being routed is finished (a full socket queue makes that
+	// wait at most SlowConsumerGrace); later batches stay unconfirmed in
+	// the slot for the next start.
+	stopRouting()
+	<-routed
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownDrain)
+	defer cancel()
+	if err := srv.CloseSockets(drainCtx); err != nil {
+		log.Warn("sockets did not take what they were sent within SHUTDOWN_DRAIN_MS; closed them anyway", "err", err)
 	}
 	stopRepl()
 	wg.Wait()
-	log.Info("stopped", "confirmed_lsn", status().ConfirmedLSN.String())
+	log.Info("stopped", "confirmed_lsn", status().ConfirmedLSN.String(), "took", time.Since(began).Round(time.Millisecond))
 	return runErr
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,12 +60,27 @@ type counter struct {
 	distinct int
 	closeErr error
 	done     chan struct{}
+	// notices are the system messages received, as "status: message".
+	notices []string
 }
 
 func newCounter(t *testing.T) *counter { return &counter{t: t, seen: map[int64]int{}} }
 
 // connect dials the gateway (retrying while it starts) and joins topic.
 func (c *counter) connect(port int, topic string) {
+	c.t.Helper()
+	c.connectWith(port, topic, map[string]any{})
+}
+
+// changesConfig is the join payload of a postgres_changes channel on every
+// INSERT of table, as realtime-js 2.x sends it.
+func changesConfig(table string) map[string]any {
+	return map[string]any{"config": map[string]any{"postgres_changes": []any{
+		map[string]any{"event": "INSERT", "schema": "public", "table": table}}}}
+}
+
+// connectWith dials and joins topic with the given join payload.
+func (c *counter) connectWith(port int, topic string, payload map[string]any) {
 	c.t.Helper()
 	url := fmt.Sprintf("ws://127.0.0.1:%d/socket/websocket?vsn=1.0.0", port)
 	deadline := time.Now().Add(20 * time.Second)
@@ -80,14 +96,23 @@ func (c *counter) connect(port int, topic string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	c.ws.SetReadLimit(-1)
-	join, _ := json.Marshal(map[string]any{"topic": topic, "event": "phx_join", "payload": map[string]any{}, "ref": "1", "join_ref": "1"})
+	join, _ := json.Marshal(map[string]any{"topic": topic, "event": "phx_join", "payload": payload, "ref": "1", "join_ref": "1"})
 	if err := c.ws.Write(c.t.Context(), websocket.MessageText, join); err != nil {
 		c.t.Fatal(err)
 	}
 	c.done = make(chan struct{})
 	ws, done := c.ws, c.done
-	go c.read(ws, done)
+	joined := make(chan struct{})
+	go c.read(ws, done, joined)
 	go heartbeat(ws, done)
+	// Rows committed before the join reply are not promised to the client.
+	select {
+	case <-joined:
+	case <-done:
+		c.t.Fatalf("socket closed before the join reply to %s", topic)
+	case <-time.After(20 * time.Second):
+		c.t.Fatalf("no join reply to %s within 20s", topic)
+	}
 }
 
 func heartbeat(ws *websocket.Conn, done chan struct{}) {
@@ -104,14 +129,23 @@ func heartbeat(ws *websocket.Conn, done chan struct{}) {
 	}
 }
 
+// frame is a change as a 1.x topic (record) or a postgres_changes channel
+// (data.record) receives it.
 type frame struct {
 	Event   string `json:"event"`
+	Ref     string `json:"ref"`
 	Payload struct {
 		Record map[string]any `json:"record"`
+		Data   struct {
+			Record map[string]any `json:"record"`
+		} `json:"data"`
+		Status   string          `json:"status"`
+		Message  string          `json:"message"`
+		Response json.RawMessage `json:"response"`
 	} `json:"payload"`
 }
 
-func (c *counter) read(ws *websocket.Conn, done chan struct{}) {
+func (c *counter) read(ws *websocket.Conn, done, joined chan struct{}) {
 	defer close(done)
 	for {
 		_, data, err := ws.Read(context.Background())
@@ -122,10 +156,33 @@ func (c *counter) read(ws *websocket.Conn, done chan struct{}) {
 			return
 		}
 		var f frame
-		if json.Unmarshal(data, &f) != nil || (f.Event != "INSERT" && f.Event != "UPDATE") {
+		if json.Unmarshal(data, &f) != nil {
 			continue
 		}
-		id, _ := strconv.ParseInt(fmt.Sprint(f.Payload.Record["id"]), 10, 64)
+		record := f.Payload.Record
+		switch f.Event {
+		case "INSERT", "UPDATE":
+		case "postgres_changes":
+			record = f.Payload.Data.Record
+		case "phx_reply":
+			if f.Ref == "1" && f.Payload.Status == "ok" {
+				close(joined)
+			}
+			if f.Payload.Status != "ok" {
+				c.mu.Lock()
+				c.notices = append(c.notices, "reply "+f.Payload.Status+": "+string(f.Payload.Response))
+				c.mu.Unlock()
+			}
+			continue
+		case "system":
+			c.mu.Lock()
+			c.notices = append(c.notices, f.Payload.Status+": "+f.Payload.Message)
+			c.mu.Unlock()
+			continue
+		default:
+			continue
+		}
+		id, _ := strconv.ParseInt(fmt.Sprint(record["id"]), 10, 64)
 		c.mu.Lock()
 		if c.seen[id]++; c.seen[id] == 1 {
 			c.distinct++
@@ -155,7 +212,7 @@ func (c *counter) waitFor(from, to int64, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		c.mu.Lock()
-		enough := int64(c.distinct) >= to
+		enough := int64(c.distinct) >= to-from+1
 		c.mu.Unlock()
 		if enough && c.missing(from, to) == 0 {
 			return
@@ -192,4 +249,36 @@ func (c *counter) total() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n
+}
+
+// contiguous is the highest id such that every id from 1 to it was seen.
+func (c *counter) contiguous() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := int64(0)
+	for c.seen[id+1] > 0 {
+		id++
+	}
+	return id
+}
+
+// waitNotice waits for a system message containing text and returns it.
+func (c *counter) waitNotice(text string, within time.Duration) string {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		for _, n := range c.notices {
+			if strings.Contains(n, text) {
+				c.mu.Unlock()
+				return n
+			}
+		}
+		c.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t.Fatalf("no system message with %q within %v; got %q", text, within, c.notices)
+	return ""
 }

@@ -102,6 +102,20 @@ func (g gateway) startClientConfig(t *testing.T, config map[string]string) *node
 	if config["lib"] == "supabase" {
 		base = fmt.Sprintf("http://127.0.0.1:%d", g.Port)
 	}
+	return startClientWith(t, base, config)
+}
+
+// startClientURL runs client.mjs against base: a realtime-js socket URL,
+// or for supabase-js the project URL.
+func startClientURL(t *testing.T, lib, base, apikey string) *nodeClient {
+	t.Helper()
+	return startClientWith(t, base, map[string]string{"lib": lib, "apikey": apikey})
+}
+
+// startClientWith runs client.mjs against base with config (lib, apikey,
+// accessToken).
+func startClientWith(t *testing.T, base string, config map[string]string) *nodeClient {
+	t.Helper()
 	config["url"] = base
 	lib := config["lib"]
 	cfg, _ := json.Marshal(config)

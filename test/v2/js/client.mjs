@@ -5,6 +5,7 @@
 //   commands: {cmd:"subscribe", name, config, bindings:[{event,schema,table,filter}], broadcast:[events], presence:bool}
 //             {cmd:"send", name, event, payload}   {cmd:"track", name, payload}
 //             {cmd:"remove", name}                 {cmd:"setAuth", token}   {cmd:"exit"}
+//             {cmd:"httpSend", name, event, payload}   (REST: /api/broadcast/{topic}/events/{event})
 import readline from 'node:readline';
 import WebSocket from 'ws';
 
@@ -51,6 +52,10 @@ rl.on('line', async (line) => {
     case 'track': out({ kind: 'tracked', name: c.name, result: await ch.track(c.payload) }); break;
     case 'setAuth': await (client.realtime ?? client).setAuth(c.token); out({ kind: 'auth' }); break;
     case 'remove': out({ kind: 'removed', name: c.name, result: await client.removeChannel(ch) }); break;
+    case 'httpSend':
+      try { out({ kind: 'httpSent', name: c.name, result: await ch.httpSend(c.event, c.payload) }); }
+      catch (e) { out({ kind: 'httpSent', name: c.name, error: String(e.message || e) }); }
+      break;
     case 'exit': process.exit(0);
   }
 });
