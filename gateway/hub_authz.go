@@ -193,7 +193,17 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) routeAuth {
 			}
 		}
 	}
-	visible, errs := h.authz.Check(ctx, xids, reqs)
+	var visible [][]bool
+	var errs []error
+	if err := h.authz.WaitVisible(ctx, xids); err != nil {
+		h.authz.Failures.Add(int64(len(reqs)))
+		errs = make([]error, len(reqs))
+		for i := range errs {
+			errs[i] = err
+		}
+	} else {
+		visible, errs = h.authz.Check(ctx, reqs)
+	}
 	ra.visible = make(map[visKey]bool)
 	for i, g := range gs {
 		if errs[i] != nil {

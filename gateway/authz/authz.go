@@ -280,12 +280,8 @@ type Request struct {
 
 // Check answers requests: visible[i][j] is whether request i's row j is
 // visible; errs[i] is why request i could not be answered (its rows are
-// then all invisible). The answers are given as of a snapshot in which
-// the transactions xids are visible: PostgreSQL hands a commit to logical
-// decoding once its WAL is flushed, a moment before other sessions see it,
-// and a check in between would miss the row or see its previous version.
-// It blocks for at most CheckTimeout.
-func (a *Authorizer) Check(ctx context.Context, xids []uint32, reqs []Request) (visible [][]bool, errs []error) {
+// then all invisible). It blocks for at most CheckTimeout.
+func (a *Authorizer) Check(ctx context.Context, reqs []Request) (visible [][]bool, errs []error) {
 	visible = make([][]bool, len(reqs))
 	errs = make([]error, len(reqs))
 	for i := range reqs {
@@ -313,7 +309,7 @@ func (a *Authorizer) Check(ctx context.Context, xids []uint32, reqs []Request) (
 	var wg sync.WaitGroup
 	for w := range n {
 		lo, hi := w*len(reqs)/n, (w+1)*len(reqs)/n
-		wg.Go(func() { a.checkChunk(ctx, pool, xids, reqs[lo:hi], visible[lo:hi], errs[lo:hi]) })
+		wg.Go(func() { a.checkChunk(ctx, pool, reqs[lo:hi], visible[lo:hi], errs[lo:hi]) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -334,8 +330,8 @@ const maxIsolate = 16
 // raised), the requests are retried grouped by table, so a broken policy
 // hides only its own table's rows; within a failing table, small groups are
 // retried one by one to find the subjects it fails for.
-func (a *Authorizer) checkChunk(ctx context.Context, pool *pgxpool.Pool, xids []uint32, reqs []Request, visible [][]bool, errs []error) {
-	err := a.runBatch(ctx, pool, xids, reqs, visible)
+func (a *Authorizer) checkChunk(ctx context.Context, pool *pgxpool.Pool, reqs []Request, visible [][]bool, errs []error) {
+	err := a.runBatch(ctx, pool, reqs, visible)
 	if err == nil {
 		return
 	}
@@ -364,7 +360,7 @@ func (a *Authorizer) checkChunk(ctx context.Context, pool *pgxpool.Pool, xids []
 			for j, i := range idx {
 				sub[j], vis[j] = reqs[i], visible[i]
 			}
-			err = a.runBatch(ctx, pool, xids, sub, vis)
+			err = a.runBatch(ctx, pool, sub, vis)
 			if err == nil {
 				continue
 			}
@@ -379,7 +375,7 @@ func (a *Authorizer) checkChunk(ctx context.Context, pool *pgxpool.Pool, xids []
 			continue
 		}
 		for _, i := range idx {
-			if err := a.runBatch(ctx, pool, xids, reqs[i:i+1], visible[i:i+1]); err != nil {
+			if err := a.runBatch(ctx, pool, reqs[i:i+1], visible[i:i+1]); err != nil {
 				errs[i] = err
 				clear(visible[i])
 			}
@@ -391,55 +387,19 @@ const settingsSQL = `SELECT set_config('role', $1, true), set_config('request.jw
   set_config('request.jwt.claim.sub', $3, true), set_config('request.jwt.claim.role', $4, true),
   set_config('statement_timeout', $5, true)`
 
-// runBatch runs sendBatch until its snapshot sees the transactions xids,
-// waiting a little longer each time, within ctx.
-func (a *Authorizer) runBatch(ctx context.Context, pool *pgxpool.Pool, xids []uint32, reqs []Request, visible [][]bool) error {
-	wait := 200 * time.Microsecond
-	for {
-		seen, err := a.sendBatch(ctx, pool, xids, reqs, visible)
-		if err != nil || seen {
-			return err
-		}
-		for _, v := range visible {
-			clear(v)
-		}
-		a.VisibilityWaits.Add(1)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("wait for commit visibility: %w", ctx.Err())
-		case <-t.C:
-		}
-		wait = min(2*wait, 10*time.Millisecond)
-	}
-}
-
-// sendBatch sends one read-only repeatable-read transaction: first whether
-// the transactions xids are visible in its snapshot (when not, seen is
-// false and the answers are not to be used), then per request the
-// subject's settings (local to the transaction) and the check; rolled back.
-func (a *Authorizer) sendBatch(ctx context.Context, pool *pgxpool.Pool, xids []uint32, reqs []Request, visible [][]bool) (seen bool, err error) {
+// runBatch sends one read-only transaction: per request, the subject's
+// settings (local to the transaction) then the check; rolled back.
+func (a *Authorizer) runBatch(ctx context.Context, pool *pgxpool.Pool, reqs []Request, visible [][]bool) error {
 	timeout := "2000"
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = strconv.FormatInt(max(time.Until(dl).Milliseconds(), 1), 10)
 	}
 	b := &pgx.Batch{}
-	// Repeatable read: the snapshot of the visibility test is the one
-	// every check of the transaction uses.
-	b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-	seen = true
-	if len(xids) > 0 {
-		ids := make([]int64, len(xids))
-		for i, x := range xids {
-			ids[i] = int64(x)
-		}
-		b.Queue(visibleSQL, ids).QueryRow(func(row pgx.Row) error { return row.Scan(&seen) })
-	}
+	b.Queue("BEGIN READ ONLY")
 	for i, r := range reqs {
 		t := r.View.table
 		if t.check == "" {
-			return false, fmt.Errorf("table %s.%s has no primary key", t.schema, t.name)
+			return fmt.Errorf("table %s.%s has no primary key", t.schema, t.name)
 		}
 		s := r.Subject
 		b.Queue(settingsSQL, s.Role, s.Claims, s.Sub, s.ClaimRole, timeout)
@@ -470,14 +430,14 @@ func (a *Authorizer) sendBatch(ctx context.Context, pool *pgxpool.Pool, xids []u
 	b.Queue("ROLLBACK")
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer conn.Release()
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		// The connection may be inside an aborted transaction or mid-way;
 		// never hand it back with a role set.
 		conn.Conn().Close(context.Background())
-		return false, err
+		return err
 	}
-	return seen, nil
+	return nil
 }

@@ -27,7 +27,7 @@ func BenchmarkCheck(b *testing.B) {
 			}
 			b.ResetTimer()
 			for b.Loop() {
-				_, errs := a.Check(b.Context(), nil, reqs)
+				_, errs := a.Check(b.Context(), reqs)
 				if errs[0] != nil {
 					b.Fatal(errs[0])
 				}

@@ -17,23 +17,22 @@
 //
 // # Who runs checks and how they are batched
 //
-// The hub's routing goroutine calls Check for one routing round (up to
-// 256 queued replication batches; the next round gathers in a bounded
-// queue meanwhile) before delivering it, and only when the round has
-// inserts or updates on a table with RLS that in-memory filters let
+// The hub's routing goroutine calls WaitVisible and Check for one routing
+// round (up to 256 queued replication batches; the next round gathers in a
+// bounded queue meanwhile) before delivering it, and only when the round
+// has inserts or updates on a table with RLS that in-memory filters let
 // through to a role that does not bypass RLS: rounds without RLS tables
-// cost no database round trip. Check takes one Request per (table,
-// distinct claims) with every primary key of the round for that subject,
-// and sends them over Config.Conns connections at once, one pipelined
-// read-only repeatable-read transaction each: first whether the round's
-// transactions are visible in its snapshot (logical decoding sees a
-// commit a moment before other sessions do; when they are not, the
-// transaction is sent again a moment later), then per request set_config
-// of role, request.jwt.claims and the legacy request.jwt.claim.sub/.role
-// (local to the transaction) and one statement that returns which of the
-// keys the subject can SELECT (one pk = ANY($1) index scan; a LATERAL
-// lookup per key for composite keys), then ROLLBACK. Check fans out to at
-// most Conns goroutines of its own and waits for them.
+// cost no database round trip. WaitVisible first waits until the round's
+// transactions are visible to new snapshots (logical decoding sees a
+// commit a moment before other sessions do). Check takes one Request per
+// (table, distinct claims) with every primary key of the round for that
+// subject, and sends them over Config.Conns connections at once, one
+// pipelined read-only transaction each: per request, set_config of role,
+// request.jwt.claims and the legacy request.jwt.claim.sub/.role (local to
+// the transaction), then one statement that returns which of the keys the
+// subject can SELECT (one pk = ANY($1) index scan; a LATERAL lookup per
+// key for composite keys). Then ROLLBACK. Check fans out to at most Conns
+// goroutines of its own and waits for them.
 //
 // # Failing closed
 //
