@@ -85,8 +85,13 @@ func NewHub(log *slog.Logger, confirm func(pglogrepl.LSN)) *Hub {
 // maxRound caps how many queued batches one routing round takes: with
 // authorization on, one round of visibility checks serves them all, and a
 // round costs about the same for 10 rows as for 200 (one statement per
-// subject, not per row).
-const maxRound = 256
+// subject, not per row). maxRoundChanges keeps a round's checks well
+// inside their timeout (a row costs about 1 us per subject it is checked
+// for) and bounds what waits in memory.
+const (
+	maxRound        = 128
+	maxRoundChanges = 1024
+)
 
 // Run routes batches until in is closed or ctx is done. It owns the
 // authorizer's refresher too, when there is one.
@@ -131,9 +136,10 @@ func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
 				return
 			}
 			round := append(h.pending[:0], b)
+			changes := len(b.Changes)
 			// Without authorization a round is one batch, as before: there
 			// is nothing to share between batches.
-			for open := true; open && h.authz != nil && len(round) < maxRound; {
+			for open := true; open && h.authz != nil && len(round) < maxRound && changes < maxRoundChanges; {
 				select {
 				case b, ok := <-in:
 					if !ok {
@@ -141,6 +147,7 @@ func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
 						break
 					}
 					round = append(round, b)
+					changes += len(b.Changes)
 				default:
 					open = false
 				}

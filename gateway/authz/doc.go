@@ -18,8 +18,8 @@
 // # Who runs checks and how they are batched
 //
 // The hub's routing goroutine calls WaitVisible and Check for one routing
-// round (up to 256 queued replication batches; the next round gathers in a
-// bounded queue meanwhile) before delivering it, and only when the round
+// round (up to 128 queued replication batches or 1,024 changes; the next
+// round gathers in a bounded queue meanwhile) before delivering it, and only when the round
 // has inserts or updates on a table with RLS that in-memory filters let
 // through to a role that does not bypass RLS: rounds without RLS tables
 // cost no database round trip. WaitVisible first waits until the round's
