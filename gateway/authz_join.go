@@ -17,6 +17,10 @@ func (s *Server) initAuthz() error {
 	if !s.cfg.SecureChannels || s.repl == nil {
 		return nil
 	}
+	// Not DB_AFTER_CONNECT_QUERY: it sets up the gateway's own connections
+	// (search_path TO _realtime in Supabase's self-hosted stack), and the
+	// checks must run as the subscriber's own session would, or policies
+	// calling functions with unqualified names would fail and hide rows.
 	a, err := authz.New(authz.Config{
 		ConnString:   s.cfg.ConnString(),
 		Publications: s.cfg.Publications,
