@@ -267,11 +267,13 @@ func primaryKey(ch *replication.Change, v *authz.View) ([]string, bool) {
 
 // warnHidden tells a channel, once, that rows were hidden from it because
 // its visibility check failed. Called with the hub's read lock held.
-func (h *Hub) warnHidden(c *conn, chn *channel, reason string) {
+// The database's error stays in the server's log: a policy's error text
+// may say more about the data than the subscriber may know.
+func (h *Hub) warnHidden(c *conn, chn *channel, table string) {
 	if chn == nil || chn.room == nil || !chn.authzWarned.CompareAndSwap(false, true) {
 		return
 	}
-	msg := "Some changes were not delivered because checking whether you may see them failed: " + reason
+	msg := "Some changes of " + table + " were not delivered: checking whether you may see them failed (row level security policy error or timeout; see the server log)"
 	p, _ := json.Marshal(map[string]string{"extension": "postgres_changes", "status": "error", "message": msg,
 		"channel": strings.TrimPrefix(chn.name, filters.TopicPrefix)})
 	c.send(phoenix.Message{JoinRef: chn.joinRef, Topic: chn.name, Event: phoenix.EventSystem, Payload: p})
@@ -306,7 +308,7 @@ func (h *Hub) routeChangeAuthorized(ch *replication.Change, ra *routeAuth) {
 			}
 			v, ok, failed := ra.viewFor(ch, chn.subj)
 			if failed != "" {
-				h.warnHidden(c, chn, failed)
+				h.warnHidden(c, chn, ch.Rel.Schema+"."+ch.Rel.Table)
 			}
 			if !ok || subs.Topic.Column != "" && !v.Can(subs.Topic.Column) {
 				return

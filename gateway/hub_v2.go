@@ -244,7 +244,7 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 		if ra.on {
 			v, ok, failed := ra.viewFor(ch, s.ch.subj)
 			if failed != "" {
-				h.warnHidden(s.c, s.ch, failed)
+				h.warnHidden(s.c, s.ch, ch.Rel.Schema+"."+ch.Rel.Table)
 			}
 			if !ok || !readable(v, s.b.filter) {
 				return
