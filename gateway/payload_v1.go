@@ -70,10 +70,14 @@ func appendV1Refused(dst []byte, ch *replication.Change, reason string) []byte {
 // appendV1PayloadFor is appendV1Payload as role view v sees the change
 // (nil: everything); columns must be v1ColumnsFor the same view.
 func appendV1PayloadFor(dst []byte, ch *replication.Change, columns []byte, v *authz.View) []byte {
-	keep := func(c replication.Column) bool { return v == nil || v.Can(c.Name) }
-	oldKeep := keep
-	if v != nil && v.TableRLS && ch.Op == replication.Delete {
-		oldKeep = func(c replication.Column) bool { return v.IsKey(c.Name) && v.Can(c.Name) }
+	// nil keeps every column: the path without authorization pays nothing.
+	var keep, oldKeep func(replication.Column) bool
+	if v != nil {
+		keep = func(c replication.Column) bool { return v.Can(c.Name) }
+		oldKeep = keep
+		if v.TableRLS && ch.Op == replication.Delete {
+			oldKeep = func(c replication.Column) bool { return v.IsKey(c.Name) && v.Can(c.Name) }
+		}
 	}
 	dst = append(dst, '{')
 	if ch.Op != replication.Truncate {
@@ -131,7 +135,7 @@ func appendV1Record(dst []byte, ch *replication.Change, vals []replication.Value
 		if i >= len(rel.Columns) {
 			break
 		}
-		if !ch.Kept(v) || !keep(rel.Columns[i]) {
+		if !ch.Kept(v) || keep != nil && !keep(rel.Columns[i]) {
 			continue
 		}
 		if !first {

@@ -23,8 +23,12 @@ func appendV2Data(dst []byte, ch *replication.Change, selected map[string]bool) 
 // The caller sends the error payload instead when v.Err applies.
 func appendV2DataFor(dst []byte, ch *replication.Change, selected map[string]bool, v *authz.View) []byte {
 	rel := ch.Rel
-	keep := func(c replication.Column) bool {
-		return (selected == nil || selected[c.Name] || c.Key) && (v == nil || v.Can(c.Name))
+	// nil keeps every column: the common path pays nothing per column.
+	var keep func(replication.Column) bool
+	if selected != nil || v != nil {
+		keep = func(c replication.Column) bool {
+			return (selected == nil || selected[c.Name] || c.Key) && (v == nil || v.Can(c.Name))
+		}
 	}
 	keyOnly := func(c replication.Column) bool { return c.Key && (v == nil || v.Can(c.Name)) }
 	oldKeep := keep
@@ -37,7 +41,7 @@ func appendV2DataFor(dst []byte, ch *replication.Change, selected map[string]boo
 	dst = append(dst, `{"columns":[`...)
 	first := true
 	for _, c := range rel.Columns {
-		if !keep(c) {
+		if keep != nil && !keep(c) {
 			continue
 		}
 		if !first {
