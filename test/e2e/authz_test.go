@@ -102,6 +102,12 @@ func TestV1Authorization(t *testing.T) {
 	for _, c := range clients {
 		c.joined(t, topics...)
 	}
+	noRole := gw.startClient(t, "no role", clientConfig{Params: map[string]string{"apikey": anonKey},
+		Channels: []channel{{Topic: "realtime:public:notes", Events: []string{"*"}, Params: map[string]string{"user_token": projectToken(t, jwt.MapClaims{"sub": user1})}}}})
+	if l := noRole.expect(t, "the refusal", waitJoin, isKind("joined", "join_error")); l.Kind != "join_error" ||
+		!strings.Contains(string(l.Response), "Fields `role` and `exp` are required in JWT") {
+		t.Fatalf("user_token without role: %v", l)
+	}
 	marks := map[string]int{}
 	for who, c := range clients {
 		marks[who] = c.mark()
