@@ -269,3 +269,27 @@ DO $$ BEGIN CREATE ROLE realtime_gw LOGIN REPLICATION; EXCEPTION WHEN duplicate_
 		return e.str("kind") == "pg" && row["body"] == "mine"
 	})
 }
+
+// In a cluster every gateway checks its own subscribers: a user on a node
+// that does not hold the slot receives its own rows and no one else's.
+func TestAuthzCluster(t *testing.T) {
+	t.Parallel()
+	db := database(t, harness.NotesSchema)
+	nodes, holder := startCluster(t, db, 2, "SECURE_CHANNELS=true", "JWT_SECRET="+jwtSecret)
+	other := nodes[1-holder]
+	tok := func(claims jwt.MapClaims) string {
+		claims["exp"] = time.Now().Add(time.Hour).Unix()
+		return hs256(t, claims, jwtSecret)
+	}
+	p := project{gateway: other, db: db, anonKey: tok(jwt.MapClaims{"role": "anon"}),
+		u1: tok(jwt.MapClaims{"role": "authenticated", "sub": user1}), u2: tok(jwt.MapClaims{"role": "authenticated", "sub": user2})}
+	u1 := p.client(t, p.anonKey, p.u1, "notes", "open")
+	anon := p.client(t, p.anonKey, "", "notes", "open")
+	p.gateway = nodes[holder]
+	u2 := p.client(t, p.anonKey, p.u2, "notes", "open")
+	exec1(t, db, fmt.Sprintf(`INSERT INTO notes VALUES (1, '%s', 'one', 's1'); INSERT INTO notes VALUES (2, '%s', 'two', 's2');
+INSERT INTO open VALUES (100, 'marker')`, user1, user2))
+	expectEvents(t, "user 1 on the other node", u1.until(100), "notes INSERT new={body:one id:1 owner:11111111} old={}")
+	expectEvents(t, "user 2 on the slot holder", u2.until(100), "notes INSERT new={body:two id:2 owner:22222222} old={}")
+	expectEvents(t, "anon on the other node", anon.until(100))
+}
