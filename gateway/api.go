@@ -65,6 +65,9 @@ func (s *Server) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 			p = append(p, m.Payload...)
 		}
 		p = append(p, `,"type":"broadcast"}`...)
+		if m.Private && !s.httpMayWrite(r, m.Topic) {
+			continue // skipped without a word, as the original does
+		}
 		topic := filters.TopicPrefix + m.Topic
 		s.hub.sendRoom(RoomMessage{Room: RoomRef{Private: m.Private, Topic: topic}, JSON: p}, nil)
 	}

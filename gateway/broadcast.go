@@ -10,6 +10,9 @@ import (
 // textBroadcast forwards a JSON broadcast push to the room as it came, as
 // the original does.
 func (c *conn) textBroadcast(m phoenix.Message, ch *channel) {
+	if !c.mayWrite(ch, extBroadcast) {
+		return // dropped without a word, as the original does
+	}
 	if len(m.Payload) > c.srv.cfg.MaxBroadcastBytes {
 		c.send(phoenix.ErrorReply(m, fmt.Sprintf("broadcast payload of %d bytes is over the limit of %d bytes", len(m.Payload), c.srv.cfg.MaxBroadcastBytes)))
 		return
@@ -24,6 +27,9 @@ func (c *conn) textBroadcast(m phoenix.Message, ch *channel) {
 // sockets, as the JSON form to vsn 1.0.0 sockets (which cannot receive a
 // binary payload, so those get nothing for one).
 func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMessage) {
+	if !c.mayWrite(ch, extBroadcast) {
+		return
+	}
 	if len(bm.Payload) > c.srv.cfg.MaxBroadcastBytes {
 		c.send(phoenix.ErrorReply(m, fmt.Sprintf("broadcast payload of %d bytes is over the limit of %d bytes", len(bm.Payload), c.srv.cfg.MaxBroadcastBytes)))
 		return
@@ -36,7 +42,13 @@ func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMe
 		c.send(phoenix.ErrorReply(m, err.Error()))
 		return
 	}
-	c.srv.hub.sendRoom(RoomMessage{Room: ch.room.ref(), Binary: &BinaryBroadcast{Event: bm.Event, Metadata: bm.Metadata, Encoding: bm.Encoding, Payload: bm.Payload}}, c)
+	rm := RoomMessage{Room: ch.room.ref(), Binary: &BinaryBroadcast{Event: bm.Event, Metadata: bm.Metadata, Encoding: bm.Encoding, Payload: bm.Payload}}
+	if persistRequested(bm.Metadata) {
+		if !c.persistBroadcast(m, ch, &rm) {
+			return
+		}
+	}
+	c.srv.hub.sendRoom(rm, c)
 	if ch.ack {
 		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
 	}
@@ -64,6 +76,10 @@ func (c *conn) presence(m phoenix.Message, ch *channel) {
 	}
 	switch p.Event {
 	case "track":
+		if !c.mayWrite(ch, extPresence) {
+			c.send(phoenix.ErrorReply(m, "Unauthorized: You do not have permissions to track presence on this Channel topic: "+subtopic(ch)))
+			return
+		}
 		if err := c.srv.hub.track(*ch.room, c, key, p.Payload); err != nil {
 			c.send(phoenix.ErrorReply(m, err.Error()))
 			return

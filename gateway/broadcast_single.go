@@ -52,6 +52,10 @@ func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
 	}
 	topic, event := r.PathValue("topic"), r.PathValue("event")
 	room := RoomRef{Private: r.URL.Query().Get("private") == "true", Topic: filters.TopicPrefix + topic}
+	if room.Private && !s.httpMayWrite(r, topic) {
+		w.WriteHeader(http.StatusAccepted) // as the batch endpoint: accepted, not delivered
+		return
+	}
 	if binary {
 		// Checked here so that a topic or event too long for a binary
 		// frame (255 bytes) is the caller's error, not a silent drop.
@@ -59,19 +63,31 @@ func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": map[string]string{"topic": err.Error()}})
 			return
 		}
-		s.hub.sendRoom(RoomMessage{Room: room, Binary: &BinaryBroadcast{Event: event, Encoding: phoenix.EncodingBinary, Payload: body}}, nil)
-		w.WriteHeader(http.StatusAccepted)
+		rm := RoomMessage{Room: room, Binary: &BinaryBroadcast{Event: event, Encoding: phoenix.EncodingBinary, Payload: body}}
+		if s.httpPersist(w, r, &rm, nil, body) {
+			s.hub.sendRoom(rm, nil)
+			w.WriteHeader(http.StatusAccepted)
+		}
 		return
 	}
 	if len(body) == 0 || !json.Valid(body) {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": map[string]string{"payload": "want a JSON value as the body (or Content-Type: application/octet-stream)"}})
 		return
 	}
+	rm := RoomMessage{Room: room}
+	if !s.httpPersist(w, r, &rm, body, nil) {
+		return
+	}
 	p := []byte(`{"event":`)
 	p = phoenix.AppendString(p, event)
+	if rm.ID != "" {
+		p = append(p, `,"meta":`...)
+		p = append(p, idMetadata(rm.ID)...)
+	}
 	p = append(p, `,"payload":`...)
 	p = append(p, body...)
 	p = append(p, `,"type":"broadcast"}`...)
-	s.hub.sendRoom(RoomMessage{Room: room, JSON: p}, nil)
+	rm.JSON = p
+	s.hub.sendRoom(rm, nil)
 	w.WriteHeader(http.StatusAccepted)
 }

@@ -27,6 +27,10 @@ type channel struct {
 	// presenceState asks for presence_state right after the join reply.
 	presenceState bool
 	subs          []*pgSub
+	// access is what RLS allows a private channel (access.go); nil when public.
+	access *topicAccess
+	// extras holds replay and replication_ready (replay.go).
+	extras joinExtras
 	// token is the JWT the channel joined or last refreshed with (secure
 	// channels only); expired is set once its channel was closed for it.
 	token   string
@@ -144,6 +148,9 @@ func (c *conn) join(m phoenix.Message) {
 	if hasConfig {
 		var errMsg string
 		reply, after, errMsg = c.prepareConfigJoin(m, ch, p.Config)
+		if errMsg == "" {
+			errMsg = c.prepareBroadcastJoin(ch, p.Config)
+		}
 		if errMsg != "" {
 			c.send(phoenix.ErrorReply(m, errMsg))
 			return
@@ -189,6 +196,7 @@ func (c *conn) join(m phoenix.Message) {
 		for _, a := range after {
 			c.send(a)
 		}
+		c.afterJoin(ch)
 	})
 	// After subscribing, so an expiry can never precede the subscription.
 	if !exp.IsZero() {

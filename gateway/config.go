@@ -40,6 +40,13 @@ type Config struct {
 	// committed since (RECREATE_STUCK_SLOT, default false).
 	RecreateStuckSlot bool
 
+	// Migrations lets the gateway create the realtime schema that private
+	// channels and broadcast from the database need, and keep the daily
+	// partitions of realtime.messages (REALTIME_MIGRATIONS, default true).
+	// false leaves the schema to the user: a missing object is then
+	// reported by name at start and those features stay off.
+	Migrations bool
+
 	// SecureChannels requires a valid JWT to connect and to join
 	// (SECURE_CHANNELS, default true as in the image).
 	SecureChannels  bool
@@ -70,9 +77,12 @@ type Config struct {
 	// the cors plugin of Supabase's Kong).
 	CORSOrigins []string
 
-	ExposeMetrics bool   // EXPOSE_METRICS
-	LogLevel      string // LOG_LEVEL: debug, info, warning, error (default info)
-	LogFormat     string // LOG_FORMAT: text or json (default text)
+	ExposeMetrics bool // EXPOSE_METRICS
+	// PprofAddr, when set, serves net/http/pprof there (PPROF=true serves
+	// it on PPROF_ADDR, default 127.0.0.1:6060; off by default).
+	PprofAddr string
+	LogLevel  string // LOG_LEVEL: debug, info, warning, error (default info)
+	LogFormat string // LOG_FORMAT: text or json (default text)
 
 	// MaxFrameBytes is the largest frame a client may send (MAX_FRAME_BYTES,
 	// default 5,000,000 like the current original).
@@ -137,6 +147,7 @@ func Defaults() Config {
 		DBSSL:                true,
 		Publications:         []string{"supabase_realtime"},
 		SecureChannels:       true,
+		Migrations:           true,
 		Tenant:               defaultTenant,
 		CORSOrigins:          []string{"*"},
 		LogLevel:             "info",
@@ -233,6 +244,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	num("MAX_REPLICATION_LAG_MB", &c.MaxLagMB)
 	boolean("RECREATE_STUCK_SLOT", &c.RecreateStuckSlot)
 	boolean("SECURE_CHANNELS", &c.SecureChannels)
+	boolean("REALTIME_MIGRATIONS", &c.Migrations)
 	secret("JWT_SECRET", &c.JWTSecret)
 	if v, ok := get("JWT_CLAIM_VALIDATORS"); ok {
 		if err := json.Unmarshal([]byte(v), &c.ClaimValidators); err != nil {
@@ -242,6 +254,12 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	secret("JWT_JWKS", &c.JWKS)
 	errs = append(errs, c.selfHostEnv(get, secret)...)
 	boolean("EXPOSE_METRICS", &c.ExposeMetrics)
+	var pprofOn bool
+	boolean("PPROF", &pprofOn)
+	if pprofOn {
+		c.PprofAddr = "127.0.0.1:6060"
+		str("PPROF_ADDR", &c.PprofAddr)
+	}
 	str("LOG_LEVEL", &c.LogLevel)
 	str("LOG_FORMAT", &c.LogFormat)
 	var frame int

@@ -58,3 +58,27 @@ func TestFromEnvEmptyPublicationName(t *testing.T) {
 		}
 	}
 }
+
+func TestFromEnvShutdownStuckSlotAndPprof(t *testing.T) {
+	cfg, err := FromEnv(env(map[string]string{"SECURE_CHANNELS": "false"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ShutdownDrain != 3*time.Second || cfg.RecreateStuckSlot || cfg.PprofAddr != "" {
+		t.Fatalf("defaults: drain %v, recreate %v, pprof %q", cfg.ShutdownDrain, cfg.RecreateStuckSlot, cfg.PprofAddr)
+	}
+	cfg, err = FromEnv(env(map[string]string{"SECURE_CHANNELS": "false", "SHUTDOWN_DRAIN_MS": "0", "RECREATE_STUCK_SLOT": "true", "PPROF": "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ShutdownDrain != 0 || !cfg.RecreateStuckSlot || cfg.PprofAddr != "127.0.0.1:6060" {
+		t.Fatalf("set: drain %v, recreate %v, pprof %q", cfg.ShutdownDrain, cfg.RecreateStuckSlot, cfg.PprofAddr)
+	}
+	cfg, _ = FromEnv(env(map[string]string{"SECURE_CHANNELS": "false", "PPROF": "true", "PPROF_ADDR": ":7070"}))
+	if cfg.PprofAddr != ":7070" {
+		t.Fatalf("PPROF_ADDR: %q", cfg.PprofAddr)
+	}
+	if _, err := FromEnv(env(map[string]string{"SECURE_CHANNELS": "false", "SHUTDOWN_DRAIN_MS": "soon"})); err == nil || !strings.Contains(err.Error(), "SHUTDOWN_DRAIN_MS") {
+		t.Fatalf("a bad SHUTDOWN_DRAIN_MS: %v", err)
+	}
+}

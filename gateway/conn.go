@@ -52,6 +52,14 @@ type conn struct {
 	// fullSince is when a router first found the queue full; it ends when
 	// the writer takes the queue.
 	fullSince time.Time
+	// waitDebt is how long the router has waited for this socket's queue,
+	// less what time has repaid since debtAt (see pushWait). Owned by the
+	// router goroutine.
+	waitDebt time.Duration
+	debtAt   time.Time
+	// lastRoute is the stalledQueues.route that last handed this socket a
+	// frame. Owned by the router goroutine.
+	lastRoute uint64
 	// abort stops the writer between two frames of a batch: set when the
 	// socket is closed with its queue dropped.
 	abort atomic.Bool
@@ -115,52 +123,90 @@ const (
 // tryPush queues a change frame unless the queue is full. It never waits:
 // the router calls it under the hub's read lock, where waiting would hold
 // back every join and leave.
-func (c *conn) tryPush(frame []byte) pushResult {
+func (c *conn) tryPush(f outFrame) pushResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing != nil {
 		return pushClosed
 	}
-	if len(c.queue) > 0 && c.queued+len(frame) > c.srv.cfg.OutboundQueueBytes {
+	if len(c.queue) > 0 && c.queued+len(f.data) > c.srv.cfg.OutboundQueueBytes {
 		if c.fullSince.IsZero() {
 			c.fullSince = time.Now()
 		}
 		return pushFull
 	}
-	c.queue = append(c.queue, outFrame{frame, false})
-	c.queued += len(frame)
+	c.queue = append(c.queue, f)
+	c.queued += len(f.data)
 	c.startWriterLocked()
 	return pushed
 }
 
+// waitRepaid is the share of elapsed time by which a socket's wait debt
+// shrinks: a socket may make the router wait SlowConsumerGrace in one
+// stretch, but over time at most a tenth of the time, so a client that
+// reads steadily but too slowly cannot set everyone's pace for long.
+const waitRepaid = 0.1
+
 // pushWait queues a change frame, waiting for the writer to make room: a
 // client that keeps reading paces the router, and so the replication
-// stream, instead of being dropped in the middle of a bulk write. A socket
-// whose queue stays full for SlowConsumerGrace is closed as a slow
-// consumer. The router calls it outside the hub's lock.
-func (c *conn) pushWait(frame []byte) bool {
+// stream, instead of being dropped in the middle of a bulk write. The time
+// the router spends waiting, when charge says others wait because of this
+// socket, or when the socket wrote nothing at all meanwhile, is its debt
+// (repaid at waitRepaid of elapsed time); a socket whose debt reaches
+// SlowConsumerGrace is closed as a slow consumer. The router calls it
+// outside the hub's lock, and is the only one to touch the debt.
+func (c *conn) pushWait(f outFrame, charge bool) bool {
 	for {
-		switch c.tryPush(frame) {
+		switch c.tryPush(f) {
 		case pushed:
 			return true
 		case pushClosed:
 			return false
 		}
+		now := time.Now()
+		c.repayWait(now)
+		// Without progress the budget runs from when the queue was found
+		// full, not from this wait: many sockets that stopped reading at
+		// once cost the router one grace, not one each.
 		c.mu.Lock()
-		wait := c.srv.cfg.SlowConsumerGrace - time.Since(c.fullSince)
+		fullSince := c.fullSince
+		c.mu.Unlock()
+		wait := c.srv.cfg.SlowConsumerGrace - c.waitDebt
+		if !fullSince.IsZero() {
+			wait -= now.Sub(fullSince)
+		}
 		if wait <= 0 {
-			c.closeLocked(reasonSlowConsumer, fmt.Sprintf("slow consumer: more than %d bytes waiting to be sent for %v", c.srv.cfg.OutboundQueueBytes, c.srv.cfg.SlowConsumerGrace))
-			c.mu.Unlock()
+			c.close(reasonSlowConsumer, fmt.Sprintf("slow consumer: more than %d bytes waiting to be sent; routing waited %v for it",
+				c.srv.cfg.OutboundQueueBytes, c.waitDebt.Round(time.Millisecond)))
 			return false
 		}
-		c.mu.Unlock()
 		t := time.NewTimer(wait)
+		progress := true
 		select {
 		case <-c.space:
 		case <-t.C:
+			progress = false
 		}
 		t.Stop()
+		waited := time.Since(now)
+		if !progress {
+			// Nothing written for all the time it had left: it stopped
+			// reading, whoever else is waiting.
+			charge = true
+		}
+		if charge {
+			c.waitDebt += waited
+		}
+		c.srv.routerWait.Add(int64(waited))
 	}
+}
+
+// repayWait shrinks the wait debt for the time since it last changed.
+func (c *conn) repayWait(now time.Time) {
+	if !c.debtAt.IsZero() {
+		c.waitDebt = max(0, c.waitDebt-time.Duration(waitRepaid*float64(now.Sub(c.debtAt))))
+	}
+	c.debtAt = now
 }
 
 // send encodes m with the socket's serializer and queues it.
@@ -192,7 +238,7 @@ func (c *conn) closeLocked(r reason, text string) {
 			behind = time.Since(c.fullSince)
 		}
 		c.log.Warn("closing slow consumer", "queued_bytes", c.queued, "queued_frames", len(c.queue),
-			"limit_bytes", c.srv.cfg.OutboundQueueBytes, "full_for", behind.Round(time.Millisecond))
+			"limit_bytes", c.srv.cfg.OutboundQueueBytes, "full_for", behind.Round(time.Millisecond), "reason", text)
 	}
 	// What is still queued will not be sent: drop it now so memory is
 	// freed, and stop a batch being written, so that the close frame
@@ -379,11 +425,28 @@ func (c *conn) drain() {
 // writeBatch writes frames under one deadline: with the socket corked they
 // only fill a buffer, and uncork sends them in one go.
 func (c *conn) writeBatch(batch []outFrame) error {
+	if c.cork == nil {
+		return c.writeBatchSlowly(batch)
+	}
+	c.cork.cork(c.srv.cfg.WriteTimeout)
+	var err error
+	for i, f := range batch {
+		if err == nil && !c.abort.Load() {
+			err = c.cork.writeFrame(f.binary, f.data)
+		}
+		batch[i] = outFrame{}
+	}
+	if uerr := c.cork.uncork(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// writeBatchSlowly writes through coder/websocket, for conns built in
+// tests without a hijacked connection to frame on.
+func (c *conn) writeBatchSlowly(batch []outFrame) error {
 	wctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)
 	defer cancel()
-	if c.cork != nil {
-		c.cork.cork()
-	}
 	var err error
 	for i, f := range batch {
 		typ := websocket.MessageText
@@ -394,11 +457,6 @@ func (c *conn) writeBatch(batch []outFrame) error {
 			err = c.ws.Write(wctx, typ, f.data)
 		}
 		batch[i] = outFrame{}
-	}
-	if c.cork != nil {
-		if uerr := c.cork.uncork(c.srv.cfg.WriteTimeout); err == nil {
-			err = uerr
-		}
 	}
 	return err
 }

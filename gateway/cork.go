@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +23,9 @@ type corkedConn struct {
 	mu     sync.Mutex
 	corked bool
 	buf    []byte
+	// bufs lends batch buffers larger than an idle socket may keep, so a
+	// busy socket does not grow a new one for every batch.
+	bufs *sync.Pool
 }
 
 func (c *corkedConn) Write(p []byte) (int, error) {
@@ -39,24 +43,60 @@ func (c *corkedConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *corkedConn) cork() {
+// cork starts a batch whose writes must all be done within timeout: one
+// deadline for the batch, not one per frame.
+func (c *corkedConn) cork(timeout time.Duration) {
 	c.mu.Lock()
 	c.corked = true
+	c.getBuf()
+	c.Conn.SetWriteDeadline(time.Now().Add(timeout))
 	c.mu.Unlock()
 }
 
-// uncork writes what the batch left, within timeout.
-func (c *corkedConn) uncork(timeout time.Duration) error {
+// uncork writes what the batch left and ends its deadline.
+func (c *corkedConn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	if len(c.buf) == 0 {
-		return nil
+	var err error
+	if len(c.buf) > 0 {
+		err = c.flushLocked()
 	}
-	c.Conn.SetWriteDeadline(time.Now().Add(timeout))
-	err := c.flushLocked()
+	if cap(c.buf) > keptCorkBytes {
+		c.putBuf()
+	}
 	c.Conn.SetWriteDeadline(time.Time{})
 	return err
+}
+
+// writeFrame appends one unfragmented, unmasked WebSocket data frame (RFC
+// 6455 section 5.2; servers never mask) to the batch, under the same lock
+// as every other write, so that the control frames coder/websocket writes
+// itself (pongs, the close frame: each one whole Write) never land inside
+// it. Framing here rather than with websocket.Conn.Write saves, per frame,
+// a context, a timer handoff and a flush into this buffer.
+func (c *corkedConn) writeFrame(isBinary bool, payload []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	opcode := byte(0x1)
+	if isBinary {
+		opcode = 0x2
+	}
+	b := append(c.buf, 0x80|opcode)
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, byte(n))
+	case n <= 0xFFFF:
+		b = append(b, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	c.buf = append(b, payload...)
+	if !c.corked || len(c.buf) >= corkLimit {
+		return c.flushLocked()
+	}
+	return nil
 }
 
 // keptCorkBytes is the most buffer an idle socket keeps between batches:
@@ -65,12 +105,29 @@ const keptCorkBytes = 8 << 10
 
 func (c *corkedConn) flushLocked() error {
 	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > keptCorkBytes {
-		c.buf = nil
-	} else {
-		c.buf = c.buf[:0]
+	c.buf = c.buf[:0]
+	if !c.corked && cap(c.buf) > keptCorkBytes {
+		c.putBuf()
 	}
 	return err
+}
+
+// getBuf borrows a batch buffer, when the socket holds none.
+func (c *corkedConn) getBuf() {
+	if c.buf == nil && c.bufs != nil {
+		if b, ok := c.bufs.Get().(*[]byte); ok {
+			c.buf = (*b)[:0]
+		}
+	}
+}
+
+// putBuf gives the buffer back: between batches an idle socket holds none.
+func (c *corkedConn) putBuf() {
+	if c.bufs != nil && cap(c.buf) <= corkLimit*2 {
+		b := c.buf[:0]
+		c.bufs.Put(&b)
+	}
+	c.buf = nil
 }
 
 // corkingWriter hands coder/websocket a hijacked connection wrapped in a
@@ -79,6 +136,7 @@ func (c *corkedConn) flushLocked() error {
 type corkingWriter struct {
 	http.ResponseWriter
 	conn *corkedConn
+	bufs *sync.Pool
 }
 
 func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -86,7 +144,7 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w.conn = &corkedConn{Conn: nc}
+	w.conn = &corkedConn{Conn: nc, bufs: w.bufs}
 	// Both buffers are memory every idle socket holds, so they are small:
 	// clients send small frames (a larger read bypasses the buffer), and
 	// the write buffer only feeds the cork's. Bytes net/http had already

@@ -2,12 +2,16 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // A client may send its first frame in the same packet as the upgrade
@@ -55,5 +59,61 @@ func TestFrameSentWithTheUpgradeIsRead(t *testing.T) {
 	}
 	if !strings.Contains(string(body), `"ref":"early"`) || !strings.Contains(string(body), `"status":"ok"`) {
 		t.Fatalf("reply to the early frame: %s", body)
+	}
+}
+
+// Data frames are framed by us, not by coder/websocket: every length form
+// (7, 16 and 64 bits), text and binary, reaches a real client intact, with
+// pongs written by coder/websocket in between, on the same connection.
+func TestDataFramesOfEveryLengthReachTheClient(t *testing.T) {
+	ts := newTestServer(t, nil)
+	cl := ts.dial(t, "")
+	var sc *conn
+	for deadline := time.Now().Add(5 * time.Second); sc == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		ts.srv.mu.Lock()
+		for c := range ts.srv.conns {
+			sc = c
+		}
+		ts.srv.mu.Unlock()
+	}
+	if sc == nil || sc.cork == nil {
+		t.Fatal("no hijacked server-side socket")
+	}
+	pinging := make(chan error, 1)
+	go func() {
+		for range 50 {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			err := cl.ws.Ping(ctx)
+			cancel()
+			if err != nil {
+				pinging <- err
+				return
+			}
+		}
+		pinging <- nil
+	}()
+	sizes := []int{0, 1, 125, 126, 127, 1000, 65535, 65536, 300_000}
+	for round := range 20 {
+		for i, n := range sizes {
+			payload := bytes.Repeat([]byte{byte('a' + i)}, n)
+			bin := (round+i)%2 == 1
+			if !sc.enqueue(payload, bin) {
+				t.Fatal("enqueue refused")
+			}
+			typ, data, err := cl.ws.Read(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := websocket.MessageText
+			if bin {
+				want = websocket.MessageBinary
+			}
+			if typ != want || !bytes.Equal(data, payload) {
+				t.Fatalf("round %d, %d bytes: got %v of %d bytes, want %v", round, n, typ, len(data), want)
+			}
+		}
+	}
+	if err := <-pinging; err != nil {
+		t.Fatalf("ping while frames were written: %v", err)
 	}
 }

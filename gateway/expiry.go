@@ -149,5 +149,8 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 	ch.token = token
 	// The new claims decide what the channel receives from the next change on.
 	c.srv.hub.setSubject(ch, subj, role)
+	if !c.recheckAccess(ch) {
+		return
+	}
 	c.trackExpiry(ch, exp)
 }

@@ -55,6 +55,10 @@ type Hub struct {
 	latency interface{ Observe(float64) }
 	// maxRecordBytes marks larger changes TooLarge; 0 = no limit.
 	maxRecordBytes int
+	// maxBroadcastBytes drops larger broadcasts from the database; 0 = no limit.
+	maxBroadcastBytes int
+	// db counts broadcasts from the database and private-channel refusals.
+	db dbcastStats
 }
 
 type cachedColumns struct {
@@ -78,7 +82,7 @@ func NewHub(log *slog.Logger, confirm func(pglogrepl.LSN)) *Hub {
 	if confirm == nil {
 		confirm = func(pglogrepl.LSN) {}
 	}
-	return &Hub{log: log, confirm: confirm, v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, topics: map[*channel]*conn{}, columns: map[uint32]cachedColumns{},
+	return &Hub{log: log, confirm: confirm, v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, topics: map[*channel]*conn{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
 		v1chans: map[v1Key]*channel{}}
 }
 
@@ -195,6 +199,9 @@ func (h *Hub) routeBatch(b replication.Batch, ra *routeAuth) {
 	if len(b.Changes) > 0 {
 		h.mu.RLock()
 		for i := range b.Changes {
+			if h.routeDBBroadcast(&b.Changes[i]) {
+				continue
+			}
 			h.routeChange(&b.Changes[i], ra)
 			h.routeV2(&b.Changes[i], ra)
 		}
@@ -396,40 +403,61 @@ func (h *Hub) notifyStream(n *replication.Notice) {
 // whose queues were full, in order, until the router has released the
 // hub's lock and may wait for them.
 type stalledQueues struct {
-	frames map[*conn][][]byte
+	frames map[*conn][]outFrame
 	order  []*conn
+	// route numbers Route calls; sockets counts the distinct sockets that
+	// were handed frames in this one (see conn.lastRoute).
+	route   uint64
+	sockets int
 }
 
 // deliver queues frame for c, or keeps it for flush when c's queue is full
 // (or already has frames kept, which must stay in order). It returns false
 // when c is closing.
 func (s *stalledQueues) deliver(c *conn, frame []byte) bool {
+	return s.deliverFrame(c, outFrame{data: frame})
+}
+
+// deliverFrame is deliver for a frame of either kind (text or binary).
+func (s *stalledQueues) deliverFrame(c *conn, f outFrame) bool {
+	if c.lastRoute != s.route {
+		c.lastRoute = s.route
+		s.sockets++
+	}
 	if kept, ok := s.frames[c]; ok {
-		s.frames[c] = append(kept, frame)
+		s.frames[c] = append(kept, f)
 		return true
 	}
-	switch c.tryPush(frame) {
+	switch c.tryPush(f) {
 	case pushClosed:
 		return false
 	case pushFull:
 		if s.frames == nil {
-			s.frames = map[*conn][][]byte{}
+			s.frames = map[*conn][]outFrame{}
 		}
-		s.frames[c] = [][]byte{frame}
+		s.frames[c] = []outFrame{f}
 		s.order = append(s.order, c)
 	}
 	return true
 }
 
-// flush waits for each stalled socket in turn (each at most its grace).
+// flush waits for each stalled socket in turn (each at most its grace),
+// and starts the next Route. The waits count against a socket's budget
+// only when the stalled sockets are a minority of those this Route
+// delivered to: a few laggards are keeping the others waiting. When most
+// are behind, as in a bulk write faster than clients read, waiting passes
+// the backpressure on to the WAL, and every reading client gets every row.
 func (s *stalledQueues) flush() {
+	charge := 2*len(s.order) < s.sockets
 	for _, c := range s.order {
 		for _, f := range s.frames[c] {
-			if !c.pushWait(f) {
+			if !c.pushWait(f, charge) {
 				break
 			}
 		}
 		delete(s.frames, c)
 	}
 	s.order = s.order[:0]
+	s.route++
+	s.sockets = 0
 }

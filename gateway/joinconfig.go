@@ -17,6 +17,9 @@ type joinConfig struct {
 	Broadcast struct {
 		Self flexBool `json:"self"`
 		Ack  flexBool `json:"ack"`
+		// Replay and ReplicationReady are read by replay.go.
+		Replay           *replayConfig `json:"replay"`
+		ReplicationReady flexBool      `json:"replication_ready"`
 	} `json:"broadcast"`
 	Presence struct {
 		Key     string   `json:"key"`

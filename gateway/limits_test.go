@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,5 +125,137 @@ func TestZeroGraceClosesAFullSocket(t *testing.T) {
 			t.Fatal("the never-reading socket was not closed as a slow consumer")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A client that reads steadily, but slower than changes come, used to set
+// the pace of every other client for as long as it kept reading: its grace
+// started over whenever its writer took the queue. Now the router's waits
+// on it add up, and it is closed once they reach the grace.
+func TestSteadySlowReaderCannotSetThePace(t *testing.T) {
+	// More than the slow reader needs to drain its 16 KiB queue (about
+	// 0.65 s), so that each single wait stays within the grace.
+	const grace = time.Second
+	ts := newTestServer(t, func(c *Config) {
+		c.OutboundQueueBytes, c.SlowConsumerGrace, c.WriteTimeout = 16<<10, grace, 5*time.Second
+	})
+	slow := dialTinyBuffer(t, ts.url+"/socket/websocket")
+	slow.Write(t.Context(), websocket.MessageText, []byte(`{"topic":"realtime:*","event":"phx_join","payload":{},"ref":"1"}`))
+	fast := ts.dial(t, "")
+	joinV1(t, fast, "realtime:*", "1")
+	time.Sleep(100 * time.Millisecond) // the slow join is handled
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // one frame every 10 ms: it never stops reading
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if _, _, err := slow.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	var fastGot atomic.Int64
+	go func() {
+		for {
+			if _, _, err := fast.ws.Read(context.Background()); err != nil {
+				return
+			}
+			fastGot.Add(1)
+		}
+	}()
+	began := time.Now()
+	n := 0
+	// 2,000 changes a second, in batches of 20: the fast client keeps up,
+	// the slow one reads 100 frames a second.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for ts.srv.disconnects[reasonSlowConsumer].Load() == 0 && time.Since(began) < 20*time.Second {
+		<-tick.C
+		b := serviceUpdate("1", "1", "2")
+		for len(b.Changes) < 20 {
+			b.Changes = append(b.Changes, b.Changes[0])
+		}
+		ts.hub.Route(b)
+		n += len(b.Changes)
+	}
+	took := time.Since(began)
+	for deadline := time.Now().Add(10 * time.Second); fastGot.Load() < int64(n) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := fastGot.Load(); got != int64(n) {
+		t.Fatalf("the fast client got %d of %d changes", got, n)
+	}
+	waited := time.Duration(ts.srv.routerWait.Load())
+	t.Logf("%d changes routed in %v; routing waited %v for the slow reader before closing it", n, took.Round(time.Millisecond), waited.Round(time.Millisecond))
+	if ts.srv.disconnects[reasonSlowConsumer].Load() != 1 {
+		t.Fatal("the slow but steady reader was never closed as a slow consumer")
+	}
+	// Its debt is repaid at a tenth of elapsed time: the waits may exceed
+	// the grace by that share of the run, not more.
+	if waited > grace+time.Duration(waitRepaid*float64(took))+200*time.Millisecond {
+		t.Errorf("routing waited %v for one socket with a %v grace", waited, grace)
+	}
+}
+
+// A bulk write faster than any client reads: every client that keeps
+// reading gets every change, however the router's waits fall among them.
+func TestBulkWritePacedByReadingClients(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.OutboundQueueBytes, c.SlowConsumerGrace = 16<<10, 2*time.Second })
+	const clients, n = 5, 20000
+	got := make(chan int, clients)
+	for i := range clients {
+		c := ts.dial(t, "")
+		joinV1(t, c, "realtime:*", fmt.Sprint(i+1))
+		go readFrames(c.ws, n, got)
+	}
+	for range n / 20 {
+		b := serviceUpdate("1", "1", "2")
+		for len(b.Changes) < 20 {
+			b.Changes = append(b.Changes, b.Changes[0])
+		}
+		ts.hub.Route(b)
+	}
+	for range clients {
+		if count := <-got; count != n {
+			t.Errorf("a reading client got %d of %d changes", count, n)
+		}
+	}
+	t.Logf("routing waited %v in all", time.Duration(ts.srv.routerWait.Load()).Round(time.Millisecond))
+	if d := ts.srv.disconnects[reasonSlowConsumer].Load(); d != 0 {
+		t.Fatalf("%d slow-consumer disconnects of clients that kept reading", d)
+	}
+}
+
+// Many sockets that stop reading cost the router about one grace, not one
+// each in turn: their budgets run from when their queues were found full.
+func TestManyStuckSocketsCostOneGrace(t *testing.T) {
+	const grace, stuck = 300 * time.Millisecond, 10
+	ts := newTestServer(t, func(c *Config) {
+		c.OutboundQueueBytes, c.SlowConsumerGrace, c.WriteTimeout = 16<<10, grace, 3*time.Second
+	})
+	for range stuck {
+		ws := dialTinyBuffer(t, ts.url+"/socket/websocket")
+		ws.Write(t.Context(), websocket.MessageText, []byte(`{"topic":"realtime:*","event":"phx_join","payload":{},"ref":"1"}`))
+	}
+	time.Sleep(200 * time.Millisecond) // the joins are handled
+	// Large rows until every stuck socket is closed: first their kernel
+	// buffers fill, then their queues, then the router waits.
+	big := serviceUpdate("1", "1", strings.Repeat("x", 8000))
+	began := time.Now()
+	for ts.srv.disconnects[reasonSlowConsumer].Load() < stuck && time.Since(began) < 60*time.Second {
+		ts.hub.Route(big)
+	}
+	waited := time.Duration(ts.srv.routerWait.Load())
+	closed := ts.srv.disconnects[reasonSlowConsumer].Load()
+	t.Logf("%d sockets that stopped reading closed after %v; routing waited %v for them", closed, time.Since(began).Round(time.Millisecond), waited.Round(time.Millisecond))
+	if closed != stuck {
+		t.Fatalf("%d of %d stuck sockets closed", closed, stuck)
+	}
+	if waited > stuck*grace/2 {
+		t.Errorf("routing waited %v: the stuck sockets' graces were paid one after another", waited)
 	}
 }

@@ -17,7 +17,7 @@ type metrics struct {
 	latency  prometheus.Histogram
 
 	sockets, channels, changes, messages, bytes, disconnects, badFrames, panics, refused, lagSeconds *prometheus.Desc
-	live, lag, reconnects, confirmed                                                                 *prometheus.Desc
+	live, lag, reconnects, confirmed, routerWait                                                     *prometheus.Desc
 }
 
 func newMetrics(s *Server) *metrics {
@@ -46,14 +46,15 @@ func newMetrics(s *Server) *metrics {
 		lag:         d("replication_lag_bytes", "WAL retained by the replication slot."),
 		reconnects:  d("replication_reconnects_total", "Replication sessions that failed and were retried."),
 		confirmed:   d("replication_confirmed_lsn", "Last LSN confirmed to PostgreSQL."),
+		routerWait:  d("router_wait_seconds_total", "Time routing spent waiting for sockets whose queues were full; every subscriber waited with it."),
 	}
-	m.registry.MustRegister(m, m.latency)
+	m.registry.MustRegister(m, m.latency, dbcastCollector{s.hub})
 	return m
 }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.sockets, m.channels, m.lagSeconds, m.changes, m.messages, m.bytes, m.disconnects, m.badFrames,
-		m.panics, m.refused, m.live, m.lag, m.reconnects, m.confirmed} {
+		m.panics, m.refused, m.live, m.lag, m.reconnects, m.confirmed, m.routerWait} {
 		ch <- d
 	}
 }
@@ -78,6 +79,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(m.badFrames, float64(s.badFrames.Load()))
 	counter(m.panics, float64(s.panics.Load()))
 	counter(m.refused, float64(s.refused.Load()))
+	counter(m.routerWait, time.Duration(s.routerWait.Load()).Seconds())
 	live, st := s.live()
 	if live {
 		gauge(m.live, 1)

@@ -50,6 +50,9 @@ type RoomMessage struct {
 	JSON json.RawMessage `json:"json,omitempty"`
 	// Binary is a user broadcast sent in a binary frame (vsn 2.0.0).
 	Binary *BinaryBroadcast `json:"binary,omitempty"`
+	// ID is the id of a stored (persisted) broadcast: a member that has
+	// just replayed it does not get it again.
+	ID string `json:"id,omitempty"`
 }
 
 // BinaryBroadcast is the content of a binary user broadcast.
@@ -94,6 +97,9 @@ func interestOf(ch *channel) Interest {
 	}
 	if ch.room != nil {
 		in.Room = &RoomRef{Private: ch.room.private, Topic: ch.room.topic}
+		// Broadcasts from the database arrive as changes of
+		// realtime.messages, or of its daily partitions.
+		in.Tables = append(in.Tables, TableRef{Schema: "realtime", Table: filters.Wildcard})
 	}
 	return in
 }
@@ -138,7 +144,7 @@ func (h *Hub) deliverRoom(m RoomMessage, from *conn) {
 		}
 		// vsn 1.0.0 sockets cannot receive a binary payload: those get
 		// nothing for one.
-		h.broadcast(k, from, func(to *conn) ([]byte, bool) {
+		h.broadcast(k, from, m.ID, func(to *conn) ([]byte, bool) {
 			if to.codec == phoenix.V2 {
 				return binFrame, true
 			}
@@ -148,7 +154,7 @@ func (h *Hub) deliverRoom(m RoomMessage, from *conn) {
 	}
 	out := phoenix.Message{Topic: m.Room.Topic, Event: phoenix.EventBroadcast, Payload: m.JSON}
 	var frames [2][]byte
-	h.broadcast(k, from, func(to *conn) ([]byte, bool) {
+	h.broadcast(k, from, m.ID, func(to *conn) ([]byte, bool) {
 		if frames[to.codecIndex] == nil {
 			frames[to.codecIndex] = to.codec.Append(nil, out)
 		}

@@ -149,7 +149,10 @@ func (h *Hub) presenceDiff(topic string, r *room, joins, leaves map[string][]pre
 	p = append(p, '}')
 	m := phoenix.Message{Topic: topic, Event: "presence_diff", Payload: p}
 	var frames [2][]byte
-	for c := range r.members {
+	for c, ch := range r.members {
+		if !ch.mayRead(extPresence) {
+			continue
+		}
 		if frames[c.codecIndex] == nil {
 			frames[c.codecIndex] = c.codec.Append(nil, m)
 		}
@@ -233,7 +236,7 @@ func (h *Hub) untrack(k roomKey, c *conn) {
 // broadcast sends a client's broadcast to the room: to every member but
 // the sender, and to the sender too when its channel asked for self.
 // jsonFrame renders the message for a member's serializer.
-func (h *Hub) broadcast(k roomKey, from *conn, render func(c *conn) ([]byte, bool)) int {
+func (h *Hub) broadcast(k roomKey, from *conn, id string, render func(c *conn) ([]byte, bool)) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	r := h.rooms[k]
@@ -242,7 +245,7 @@ func (h *Hub) broadcast(k roomKey, from *conn, render func(c *conn) ([]byte, boo
 	}
 	n := 0
 	for c, ch := range r.members {
-		if c == from && !ch.self {
+		if c == from && !ch.self || !ch.mayRead(extBroadcast) || ch.extras.replayed[id] {
 			continue
 		}
 		frame, binary := render(c)

@@ -36,7 +36,9 @@ type Server struct {
 	hub  *Hub
 	repl Replication
 	auth *authenticator
-	mets *metrics
+	// policy authorizes private channels (private.go); nil: refused.
+	policy Policy
+	mets   *metrics
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
@@ -50,6 +52,10 @@ type Server struct {
 	badFrames   atomic.Int64
 	panics      atomic.Int64
 	refused     atomic.Int64
+	// routerWait is the time (ns) routing spent waiting for full sockets.
+	routerWait atomic.Int64
+	// corkBufs holds the sockets' batch buffers (*[]byte) between batches.
+	corkBufs sync.Pool
 }
 
 // NewServer builds a server. repl may be nil (no health from replication and
@@ -70,6 +76,7 @@ func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Serve
 	s.mets = newMetrics(s)
 	hub.latency = s.mets.latency
 	hub.maxRecordBytes = cfg.MaxRecordBytes
+	hub.maxBroadcastBytes = cfg.MaxBroadcastBytes
 	if err := s.initAuthz(); err != nil {
 		return nil, err
 	}
@@ -181,7 +188,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	id := s.nextID
 	s.mu.Unlock()
 
-	cw := &corkingWriter{ResponseWriter: w}
+	cw := &corkingWriter{ResponseWriter: w, bufs: &s.corkBufs}
 	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		// Like the original (check_origin: false): browsers on any origin may connect.
 		InsecureSkipVerify: true,

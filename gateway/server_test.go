@@ -26,7 +26,7 @@ type testServer struct {
 	hub *Hub
 }
 
-func newTestServer(t *testing.T, mod func(*Config)) *testServer {
+func newTestServer(t testing.TB, mod func(*Config)) *testServer {
 	t.Helper()
 	cfg := Defaults()
 	cfg.SecureChannels = false
@@ -288,17 +288,8 @@ func TestRouterWaitsForAReadingClient(t *testing.T) {
 	c := ts.dial(t, "")
 	joinV1(t, c, "realtime:*", "1")
 	const n = 2000 // about 1 MB of frames through a 16 KiB queue
-	got := make(chan int)
-	go func() {
-		count := 0
-		for count < n {
-			if _, _, err := c.ws.Read(context.Background()); err != nil {
-				break
-			}
-			count++
-		}
-		got <- count
-	}()
+	got := make(chan int, 1)
+	go readFrames(c.ws, n, got)
 	for range n {
 		ts.hub.Route(serviceUpdate("1", "1", "2"))
 	}
@@ -491,4 +482,16 @@ func TestJoinWaitsForTheFirstSlot(t *testing.T) {
 		t.Fatalf("join after the stream started: %s", status)
 	}
 	srv.CloseSockets(t.Context())
+}
+
+// readFrames reads up to n frames from ws, then sends how many it read.
+func readFrames(ws *websocket.Conn, n int, got chan<- int) {
+	count := 0
+	for count < n {
+		if _, _, err := ws.Read(context.Background()); err != nil {
+			break
+		}
+		count++
+	}
+	got <- count
 }

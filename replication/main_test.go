@@ -169,13 +169,26 @@ func (r *runner) next(within time.Duration) Batch {
 
 // tx collects the batches of one transaction and returns its changes and
 // its commit batch.
+// tx collects the next transaction. The returned commit batch carries the
+// Gap and Notice of any batch before it, a notice-only one included: a new
+// slot announces its gap as soon as it streams.
 func (r *runner) tx() ([]Change, Batch) {
 	r.t.Helper()
 	var changes []Change
+	var gap bool
+	var notice *Notice
 	for {
 		b := r.next(20 * time.Second)
 		changes = append(changes, b.Changes...)
+		gap = gap || b.Gap
+		if b.Notice != nil {
+			notice = b.Notice
+		}
 		if b.Commit {
+			b.Gap = gap
+			if b.Notice == nil {
+				b.Notice = notice
+			}
 			return changes, b
 		}
 	}

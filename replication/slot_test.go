@@ -125,6 +125,9 @@ func TestStreamLagDropsSlotAtConnect(t *testing.T) {
 	if len(changes) != 1 || changes[0].New[0].Text != "2" || !c.Gap {
 		t.Errorf("first transaction after the drop: %d changes, Gap %v; want row 2 only, with Gap", len(changes), c.Gap)
 	}
+	if c.Notice == nil || !c.Notice.Skipped || !strings.Contains(c.Notice.Message, "MAX_REPLICATION_LAG_MB") {
+		t.Errorf("the clients are not told why changes were skipped: %+v", c.Notice)
+	}
 	out := logs.String()
 	for _, want := range []string{"level=ERROR", "slot=laggy", "limit_mb=1", "changes retained in the slot were discarded"} {
 		if !strings.Contains(out, want) {

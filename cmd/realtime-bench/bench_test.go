@@ -62,6 +62,38 @@ func TestParseChange(t *testing.T) {
 	}
 }
 
+func TestParseDBBroadcast(t *testing.T) {
+	payload := `{"k": 0, "id": "b7fdf9da-0d90-41aa-a04d-7b1cb45e9f11", "pad": "x", "seq": 42, "commit_timestamp": "2026-11-25T05:00:00.123456Z"}`
+	frames := [][]byte{
+		[]byte(`{"event":"broadcast","payload":{"type":"broadcast","event":"bench","payload":` + payload + `,"meta":{"id":"x"}},"ref":null,"topic":"realtime:bench"}`),
+		append([]byte{4, 14, 5, 8, 1}, "realtime:benchbench{\"id\":1}"+payload...),
+	}
+	for _, f := range frames {
+		seq, commit, ok := parseChange(f)
+		if !ok || seq != 42 || commit.Year() != 2026 {
+			t.Fatalf("%q: %d %v %v", f, seq, commit, ok)
+		}
+	}
+}
+
+// A small run of broadcast from the database: nothing lost or doubled.
+func TestSmallDBBroadcastRun(t *testing.T) {
+	if _, err := localpg.FindBinDir(); errors.Is(err, localpg.ErrNoBinaries) {
+		if os.Getenv(localpg.RequireEnv) != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	o := options{sockets: 4, rate: 200, batch: 2, duration: 2 * time.Second, writers: 2, keys: 3, vsn: "mix", dbcast: true}
+	rep, err := run(t.Context(), o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.RowsWritten < 100 || rep.Delivered != rep.Expected || rep.Lost != 0 || rep.Duplicated != 0 || rep.LatencyP50ms <= 0 {
+		t.Fatalf("delivery: %+v", rep)
+	}
+}
+
 // The RLS mode end to end: each user receives its own rows and nothing
 // else (a row delivered to another user counts as duplicated), filtered
 // and not, over both serializers.

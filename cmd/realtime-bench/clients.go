@@ -44,7 +44,7 @@ func openClients(ctx context.Context, base string, o options) ([]*client, error)
 	filtered := int(float64(o.sockets)*o.filtered + 0.5)
 	for i := range clients {
 		c := &client{key: -1, done: make(chan struct{})}
-		if i < filtered {
+		if i < filtered && !o.dbcast {
 			c.key, c.filter = i%o.keys, true
 		}
 		if o.rls {
@@ -66,7 +66,7 @@ func openClients(ctx context.Context, base string, o options) ([]*client, error)
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[i] = c.open(ctx, ws, i)
+			errs[i] = c.open(ctx, ws, i, o.dbcast)
 		})
 	}
 	wg.Wait()
@@ -82,7 +82,7 @@ func openClients(ctx context.Context, base string, o options) ([]*client, error)
 	return clients, nil
 }
 
-func (c *client) open(ctx context.Context, base string, i int) error {
+func (c *client) open(ctx context.Context, base string, i int, dbcast bool) error {
 	vsn, join := "1.0.0", ""
 	topic := "realtime:public:bench"
 	if c.v2 {
@@ -97,6 +97,12 @@ func (c *client) open(ctx context.Context, base string, i int) error {
 			topic += ":k=eq." + strconv.Itoa(c.key)
 		}
 		join = fmt.Sprintf(`{"topic":%q,"event":"phx_join","payload":{},"ref":"1"}`, topic)
+	}
+	if dbcast {
+		join = `{"topic":"realtime:bench","event":"phx_join","payload":{"config":{"private":true}},"ref":"1"}`
+		if c.v2 {
+			join = `["1","1","realtime:bench","phx_join",{"config":{"private":true}}]`
+		}
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -169,15 +175,17 @@ func (c *client) read(ctx context.Context) {
 }
 
 // parseChange finds the row index and commit time in a change frame of
-// either serializer without decoding all of it, as a lean client would.
+// either serializer, or in a broadcast from the database (jsonb text, with
+// a space after each colon, in a JSON or binary frame), without decoding
+// all of it, as a lean client would.
 func parseChange(data []byte) (seq int64, commit time.Time, ok bool) {
 	i := bytes.Index(data, []byte(`"seq":`))
-	j := bytes.Index(data, []byte(`"commit_timestamp":"`))
+	j := bytes.Index(data, []byte(`"commit_timestamp":`))
 	if i < 0 || j < 0 {
 		return 0, time.Time{}, false
 	}
 	rest := data[i+len(`"seq":`):]
-	rest = bytes.TrimPrefix(rest, []byte(`"`))
+	rest = bytes.TrimLeft(rest, ` "`)
 	end := bytes.IndexAny(rest, `",}`)
 	if end < 0 {
 		return 0, time.Time{}, false
@@ -186,7 +194,7 @@ func parseChange(data []byte) (seq int64, commit time.Time, ok bool) {
 	if err != nil {
 		return 0, time.Time{}, false
 	}
-	ts := data[j+len(`"commit_timestamp":"`):]
+	ts := bytes.TrimLeft(data[j+len(`"commit_timestamp":`):], ` "`)
 	end = bytes.IndexByte(ts, '"')
 	if end < 0 {
 		return 0, time.Time{}, false

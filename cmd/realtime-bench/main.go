@@ -10,7 +10,8 @@
 //
 // By default it starts everything itself: a throwaway PostgreSQL from the
 // machine's binaries and the gateway binary built from this module. -db and
-// -gateway use running ones instead.
+// -gateway use running ones instead. -dbcast measures broadcast from the
+// database (realtime.send to one private channel) instead of postgres_changes.
 //
 //	go run ./cmd/realtime-bench -sockets 100 -rate 1000 -duration 10s
 //
@@ -51,6 +52,9 @@ type options struct {
 	pid      int
 	jsonOut  bool
 	rls      bool
+	// dbcast measures broadcast from the database instead: writers call
+	// realtime.send to one private channel that every socket joins.
+	dbcast bool
 }
 
 func main() {
@@ -70,6 +74,7 @@ func main() {
 	flag.IntVar(&o.pid, "gateway-pid", 0, "with -gateway: its process id, for CPU and RSS")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	flag.BoolVar(&o.rls, "rls", false, "authorization: secure channels, one user per key, RLS on the table (see the command's doc)")
+	flag.BoolVar(&o.dbcast, "dbcast", false, "broadcast from the database: writers call realtime.send to one private channel every socket joins (-filtered is ignored)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

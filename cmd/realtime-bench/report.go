@@ -46,6 +46,7 @@ func (o options) summary() map[string]string {
 		"sockets": strconv.Itoa(o.sockets), "rate": strconv.Itoa(o.rate), "batch": strconv.Itoa(o.batch),
 		"duration": o.duration.String(), "writers": strconv.Itoa(o.writers), "filtered": fmt.Sprint(o.filtered),
 		"keys": strconv.Itoa(o.keys), "vsn": o.vsn, "burst": strconv.Itoa(o.burst), "rls": strconv.FormatBool(o.rls),
+		"dbcast": strconv.FormatBool(o.dbcast),
 	}
 }
 
@@ -119,7 +120,11 @@ func (r *report) writeTable(w io.Writer) {
 	row := func(k, format string, v ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, v...)...) }
 	row("host", "%s", r.Host)
 	o := r.Options
-	row("run", "%s sockets (vsn %s, %s filtered), %s rows/s in transactions of %s, for %s", o["sockets"], o["vsn"], o["filtered"], o["rate"], o["batch"], o["duration"])
+	if o["dbcast"] == "true" {
+		row("run", "%s sockets (vsn %s) on one private channel, %s realtime.send/s in transactions of %s, for %s", o["sockets"], o["vsn"], o["rate"], o["batch"], o["duration"])
+	} else {
+		row("run", "%s sockets (vsn %s, %s filtered), %s rows/s in transactions of %s, for %s", o["sockets"], o["vsn"], o["filtered"], o["rate"], o["batch"], o["duration"])
+	}
 	if r.RowsWritten > 0 {
 		row("rows written", "%d (%.0f/s achieved)", r.RowsWritten, r.WriteRowsPerSec)
 		row("messages", "%d delivered of %d expected: %d lost, %d duplicated", r.Delivered, r.Expected, r.Lost, r.Duplicated)

@@ -56,10 +56,17 @@ func write(ctx context.Context, dbURL string, o options) (*writes, error) {
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		wg.Go(func() {
+			sql := `INSERT INTO public.bench (k, seq, pad)
+					SELECT s % $3, s, $4 FROM generate_series($1::bigint, $2::bigint) s`
+			if o.dbcast {
+				// The send time stands for the commit time, which a
+				// broadcast does not carry: latency includes the commit.
+				sql = `SELECT realtime.send(jsonb_build_object('seq', s, 'k', s % $3, 'pad', $4::text,
+					'commit_timestamp', to_char(clock_timestamp() AT TIME ZONE 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')), 'bench', 'bench', true)
+					FROM generate_series($1::bigint, $2::bigint) s`
+			}
 			for first := range tokens {
-				_, err := c.Exec(ctx, `INSERT INTO public.bench (k, seq, pad)
-					SELECT s % $3, s, $4 FROM generate_series($1::bigint, $2::bigint) s`,
-					first, first+int64(o.batch)-1, o.keys, pad)
+				_, err := c.Exec(ctx, sql, first, first+int64(o.batch)-1, o.keys, pad)
 				if err != nil {
 					failed.Add(int64(o.batch))
 				}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/pgrealtime/realtime/cluster"
 	"github.com/pgrealtime/realtime/gateway"
+	"github.com/pgrealtime/realtime/gateway/migrate"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -110,9 +111,10 @@ func newLogger(cfg gateway.Config) *slog.Logger {
 // ready, if not nil, is called with the listening address once the server
 // accepts.
 func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(addr string)) error {
+	pubs, dbcast := prepareSchema(ctx, cfg, log.With("component", "schema"))
 	replCfg := replication.Config{
 		ConnString:        cfg.ConnString(),
-		Publications:      cfg.Publications,
+		Publications:      pubs,
 		SlotName:          cfg.SlotName,
 		TemporarySlot:     cfg.TemporarySlot,
 		MaxLagMB:          cfg.MaxLagMB,
@@ -127,6 +129,12 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	routeCtx, stopRouting := context.WithCancel(replCtx)
 	defer stopRouting()
 	routed := make(chan struct{})
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
 	var wg sync.WaitGroup
 	var srv *gateway.Server
 	var status func() replication.Status
@@ -144,6 +152,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, node); err != nil {
 			return err
 		}
+		setPolicy(srv, cfg, dbcast, &closers)
 		status = node.Status
 		close(routed) // the node routes and confirms by NATS acknowledgement
 		wg.Go(func() { node.Run(replCtx) })
@@ -156,6 +165,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, stream); err != nil {
 			return err
 		}
+		setPolicy(srv, cfg, dbcast, &closers)
 		status = stream.Status
 		batches := make(chan replication.Batch, 16)
 		wg.Go(func() { stream.Run(replCtx, batches) })
@@ -174,6 +184,10 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 			hub.Run(routeCtx, batches)
 		})
 	}
+	if dbcast && cfg.Migrations {
+		janitor := migrate.Janitor{ConnString: cfg.ConnString(), Logger: log.With("component", "janitor")}
+		wg.Go(func() { janitor.Run(replCtx) })
+	}
 	ln, err := net.Listen(cfg.Listen())
 	if err != nil {
 		stopRepl()
@@ -181,6 +195,13 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		return err
 	}
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if cfg.PprofAddr != "" {
+		wg.Go(func() {
+			if err := servePprof(replCtx, cfg.PprofAddr, log); err != nil {
+				log.Error("pprof server", "addr", cfg.PprofAddr, "err", err)
+			}
+		})
+	}
 
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- httpSrv.Serve(ln) })

@@ -5,7 +5,8 @@
 //   commands: {cmd:"subscribe", name, config, bindings:[{event,schema,table,filter}], broadcast:[events], presence:bool}
 //             {cmd:"send", name, event, payload}   {cmd:"track", name, payload}
 //             {cmd:"remove", name}                 {cmd:"setAuth", token}   {cmd:"exit"}
-//             {cmd:"httpSend", name, event, payload}   (REST: /api/broadcast/{topic}/events/{event})
+//             {cmd:"httpSend", name, event, payload, binary?, persist?}   (REST: /api/broadcast/{topic}/events/{event})
+//             send and httpSend take persist (true or {ttl}) to store the message for replay
 import readline from 'node:readline';
 import WebSocket from 'ws';
 
@@ -32,7 +33,7 @@ function subscribe(c) {
     ch.on('postgres_changes', b, (p) => out({ kind: 'pg', name: c.name, binding: i, type: p.eventType, new: p.new, old: p.old, errors: p.errors, commit_timestamp: p.commit_timestamp }));
   });
   for (const ev of c.broadcast || []) {
-    ch.on('broadcast', { event: ev }, (p) => out({ kind: 'broadcast', name: c.name, event: p.event, payload: p.payload }));
+    ch.on('broadcast', { event: ev }, (p) => out({ kind: 'broadcast', name: c.name, event: p.event, payload: p.payload instanceof ArrayBuffer ? { bytes: Array.from(new Uint8Array(p.payload)) } : p.payload, meta: p.meta }));
   }
   if (c.presence) {
     ch.on('presence', { event: 'sync' }, () => out({ kind: 'presence', name: c.name, state: ch.presenceState() }));
@@ -48,12 +49,12 @@ rl.on('line', async (line) => {
   const ch = channels.get(c.name);
   switch (c.cmd) {
     case 'subscribe': subscribe(c); break;
-    case 'send': out({ kind: 'sent', name: c.name, result: await ch.send({ type: 'broadcast', event: c.event, payload: c.payload }) }); break;
+    case 'send': out({ kind: 'sent', name: c.name, result: await ch.send({ type: 'broadcast', event: c.event, payload: c.payload, ...(c.persist ? { persist: c.persist } : {}) }) }); break;
     case 'track': out({ kind: 'tracked', name: c.name, result: await ch.track(c.payload) }); break;
     case 'setAuth': await (client.realtime ?? client).setAuth(c.token); out({ kind: 'auth' }); break;
     case 'remove': out({ kind: 'removed', name: c.name, result: await client.removeChannel(ch) }); break;
     case 'httpSend':
-      try { out({ kind: 'httpSent', name: c.name, result: await ch.httpSend(c.event, c.payload) }); }
+      try { out({ kind: 'httpSent', name: c.name, result: await ch.httpSend(c.event, c.binary ? new Uint8Array(c.payload) : c.payload, c.persist ? { persist: c.persist } : {}) }); }
       catch (e) { out({ kind: 'httpSent', name: c.name, error: String(e.message || e) }); }
       break;
     case 'exit': process.exit(0);

@@ -1,0 +1,48 @@
+package gateway
+
+import (
+	"sync/atomic"
+
+	"github.com/pgrealtime/realtime/gateway/policy"
+)
+
+// extension names what a private channel may be allowed to read or write,
+// as realtime.messages.extension spells it.
+type extension string
+
+const (
+	extBroadcast extension = "broadcast"
+	extPresence  extension = "presence"
+)
+
+// mayRead reports whether the channel's member may receive ext. Public
+// channels may receive everything; a private channel what RLS allowed
+// at join (or at the last token refresh).
+func (ch *channel) mayRead(ext extension) bool {
+	if ch.access == nil {
+		return true
+	}
+	return ch.access.read(ext)
+}
+
+// topicAccess is what the RLS policies on realtime.messages allow one
+// private channel's claims. The reads are set at join and replaced at a
+// token refresh by the channel's reader, and read by routing and by other
+// sockets' broadcasts, hence atomics. The write answers are asked on first
+// use and cached; only the reader touches them.
+type topicAccess struct {
+	readBroadcast, readPresence atomic.Bool
+	write                       map[extension]bool
+}
+
+func (a *topicAccess) read(ext extension) bool {
+	if ext == extPresence {
+		return a.readPresence.Load()
+	}
+	return a.readBroadcast.Load()
+}
+
+func (a *topicAccess) setRead(r policy.Read) {
+	a.readBroadcast.Store(r.Broadcast)
+	a.readPresence.Store(r.Presence)
+}

@@ -1,0 +1,159 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/policy"
+)
+
+// Private channels (config.private=true) are authorized by the RLS
+// policies on realtime.messages, asked through a policy.Checker: at join
+// (read: which of broadcast and presence the member receives), at the first
+// broadcast or track (write, then cached), at every access_token refresh,
+// and for each private message of the broadcast API. With SECURE_CHANNELS
+// off there is no authorization at all, as for everything else.
+
+// Policy answers the authorization questions; *policy.Checker implements it.
+type Policy interface {
+	CanRead(ctx context.Context, topic string, cl policy.Claims) (policy.Read, error)
+	CanWrite(ctx context.Context, topic, ext string, cl policy.Claims) (bool, error)
+	// Store and Replay keep and read back broadcasts (persist, replay).
+	Store(ctx context.Context, topic, event string, payload json.RawMessage, binary []byte) (string, error)
+	Replay(ctx context.Context, topic string, since time.Time, limit int, cl policy.Claims) ([]policy.Stored, error)
+}
+
+// SetPolicy turns on RLS authorization of private channels. Call it before
+// serving. Without one, a secure gateway refuses private joins: nothing
+// could tell who may read them.
+func (s *Server) SetPolicy(p Policy) { s.policy = p }
+
+// tokenClaims reads the claims of a token that verify has accepted; it is
+// not a verification.
+func tokenClaims(token string) (policy.Claims, error) {
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(cleanToken(token), claims); err != nil {
+		return policy.Claims{}, err
+	}
+	return policy.ClaimsFrom(claims)
+}
+
+func (s *Server) secured() bool { return s.auth != nil }
+
+// readAccess asks what the token's user may read on topic (without
+// "realtime:"). Any failure is a refusal, logged with its cause.
+func (s *Server) readAccess(topic, token string) (policy.Read, bool) {
+	if s.policy == nil {
+		s.log.Warn("private channel refused: the realtime schema is not in place (see the schema errors at start)", "topic", topic)
+		return policy.Read{}, false
+	}
+	cl, err := tokenClaims(token)
+	if err != nil {
+		s.log.Info("private channel refused", "topic", topic, "reason", err)
+		return policy.Read{}, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
+	defer cancel()
+	r, err := s.policy.CanRead(ctx, topic, cl)
+	if err != nil {
+		s.log.Warn("private channel refused: its read check failed", "topic", topic, "role", cl.Role, "err", err)
+		return policy.Read{}, false
+	}
+	return r, r.Any()
+}
+
+// writeAccess asks whether the token's user may write ext on topic.
+func (s *Server) writeAccess(topic string, ext extension, token string) bool {
+	if s.policy == nil {
+		return false
+	}
+	cl, err := tokenClaims(token)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
+	defer cancel()
+	ok, err := s.policy.CanWrite(ctx, topic, string(ext), cl)
+	if err != nil {
+		s.log.Warn("write check failed; refused", "topic", topic, "extension", ext, "role", cl.Role, "err", err)
+		return false
+	}
+	return ok
+}
+
+func subtopic(ch *channel) string { return strings.TrimPrefix(ch.name, filters.TopicPrefix) }
+
+// authorizeJoin runs the read check of a private channel's join and
+// returns the refusal, or "" with ch.access set.
+func (c *conn) authorizeJoin(ch *channel) string {
+	if !c.srv.secured() || ch.room == nil || !ch.room.private {
+		return ""
+	}
+	topic := subtopic(ch)
+	r, ok := c.srv.readAccess(topic, ch.token)
+	if !ok {
+		c.srv.hub.db.refused.Add(1)
+		return "Unauthorized: You do not have permissions to read from this Channel topic: " + topic
+	}
+	ch.access = &topicAccess{}
+	ch.access.setRead(r)
+	if !r.Presence {
+		ch.presenceState = false
+	}
+	return ""
+}
+
+// recheckAccess re-runs the read check after the channel's token changed.
+// A channel that may no longer read anything is closed; it returns false
+// then.
+func (c *conn) recheckAccess(ch *channel) bool {
+	if ch.access == nil {
+		return true
+	}
+	topic := subtopic(ch)
+	r, ok := c.srv.readAccess(topic, ch.token)
+	if !ok {
+		c.expireChannel(ch, "You no longer have permission to read from this Channel topic: "+topic)
+		return false
+	}
+	ch.access.setRead(r)
+	ch.access.write = nil // other claims, other answers
+	return true
+}
+
+// mayWrite runs (once per channel and token) the write check for ext.
+// Called by the channel's reader only.
+func (c *conn) mayWrite(ch *channel, ext extension) bool {
+	a := ch.access
+	if a == nil {
+		return true
+	}
+	if ok, asked := a.write[ext]; asked {
+		return ok
+	}
+	ok := c.srv.writeAccess(subtopic(ch), ext, ch.token)
+	if a.write == nil {
+		a.write = map[extension]bool{}
+	}
+	a.write[ext] = ok
+	return ok
+}
+
+// httpMayWrite is the write check of one private message of the
+// broadcast API, with the request's own token.
+func (s *Server) httpMayWrite(r *http.Request, topic string) bool {
+	if !s.secured() {
+		return true
+	}
+	token := r.Header.Get("apikey")
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		token = bearer
+	}
+	return s.writeAccess(topic, extBroadcast, token)
+}
