@@ -16,7 +16,7 @@ import (
 // transaction to one table, so that a node subscribed to several tables
 // still sees them in WAL order. Its layout:
 //
-//	version 1 | final LSN | first index | commit time (unix ns)
+//	version 2 | final LSN | first index | commit time (unix ns) | xid
 //	relation: id | schema | table | replica identity | column count | columns
 //	  column: name | type | type OID | type modifier | key (0/1)
 //	change count | changes
@@ -24,7 +24,9 @@ import (
 //	  row: value count | values; value: state | text (state Text only)
 //
 // Integers are varints, strings a varint length and the bytes.
-const runVersion = 1
+//
+// Version 1 had no xid; it is still read (xid 0: unknown).
+const runVersion = 2
 
 // maxRunColumns bounds what a decoder accepts (PostgreSQL allows 1600).
 const maxRunColumns = 1664
@@ -38,6 +40,9 @@ func appendRun(dst []byte, final pglogrepl.LSN, first int, commit time.Time, cha
 	dst = binary.AppendUvarint(dst, uint64(final))
 	dst = binary.AppendUvarint(dst, uint64(first))
 	dst = binary.AppendVarint(dst, commit.UnixNano())
+	// Authorization waits for the transaction to be visible before asking
+	// the database about its rows.
+	dst = binary.AppendUvarint(dst, uint64(changes[0].Xid))
 	rel := changes[0].Rel
 	dst = binary.AppendUvarint(dst, uint64(rel.ID))
 	dst = appendStr(dst, rel.Schema)
@@ -118,7 +123,7 @@ func newRunDecoder() *runDecoder { return &runDecoder{rels: map[uint32]*replicat
 
 // decode parses msg. Every string of the result points into one copy of msg.
 func (d *runDecoder) decode(msg []byte) (run, error) {
-	if len(msg) < 1 || msg[0] != runVersion {
+	if len(msg) < 1 || msg[0] != runVersion && msg[0] != 1 {
 		return run{}, fmt.Errorf("%w: unknown version", errRun)
 	}
 	r := reader{s: string(msg), i: 1}
@@ -126,6 +131,10 @@ func (d *runDecoder) decode(msg []byte) (run, error) {
 	out.final = pglogrepl.LSN(r.uvarint())
 	out.first = int(r.uvarint())
 	commit := time.Unix(0, r.varint())
+	var xid uint32
+	if msg[0] >= 2 {
+		xid = uint32(r.uvarint())
+	}
 	id := uint32(r.uvarint())
 	schema, table := r.str(), r.str()
 	identity := r.byte()
@@ -142,7 +151,7 @@ func (d *runDecoder) decode(msg []byte) (run, error) {
 	out.changes = make([]replication.Change, n)
 	for i := range out.changes {
 		ch := &out.changes[i]
-		ch.Rel, ch.CommitTime = rel, commit
+		ch.Rel, ch.CommitTime, ch.Xid = rel, commit, xid
 		ch.Op = replication.Op(r.byte())
 		if ch.Op < replication.Insert || ch.Op > replication.Truncate {
 			return run{}, fmt.Errorf("%w: unknown operation %d", errRun, ch.Op)

@@ -19,15 +19,15 @@ func sampleChanges() []replication.Change {
 	})
 	at := time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC)
 	return []replication.Change{
-		{Op: replication.Insert, Rel: rel, CommitTime: at, LSN: 0x16B3748,
+		{Op: replication.Insert, Rel: rel, CommitTime: at, Xid: 4000000123, LSN: 0x16B3748,
 			New: []replication.Value{{State: replication.Text, Text: "1"}, {State: replication.Text, Text: "héllo.*>"}, {State: replication.Null}}},
-		{Op: replication.Update, Rel: rel, CommitTime: at, LSN: 0x16B3800,
+		{Op: replication.Update, Rel: rel, CommitTime: at, Xid: 4000000123, LSN: 0x16B3800,
 			New:      []replication.Value{{State: replication.Text, Text: "1"}, {State: replication.Text, Text: ""}, {State: replication.Unchanged}},
 			Old:      []replication.Value{{State: replication.Text, Text: "1"}, {State: replication.Null}, {State: replication.Null}},
 			OldIsKey: true},
-		{Op: replication.Delete, Rel: rel, CommitTime: at, LSN: 0x16B3900,
+		{Op: replication.Delete, Rel: rel, CommitTime: at, Xid: 4000000123, LSN: 0x16B3900,
 			Old: []replication.Value{{State: replication.Text, Text: "1"}, {State: replication.Text, Text: "x"}, {State: replication.Text, Text: "y"}}},
-		{Op: replication.Truncate, Rel: rel, CommitTime: at, LSN: 0x16B3A00},
+		{Op: replication.Truncate, Rel: rel, CommitTime: at, Xid: 4000000123, LSN: 0x16B3A00},
 	}
 }
 
@@ -50,7 +50,7 @@ func TestRunRoundTrip(t *testing.T) {
 		if !got.CommitTime.Equal(want.CommitTime) {
 			t.Errorf("change %d: commit time %v, want %v", i, got.CommitTime, want.CommitTime)
 		}
-		if got.Op != want.Op || got.LSN != want.LSN || got.OldIsKey != want.OldIsKey ||
+		if got.Op != want.Op || got.LSN != want.LSN || got.Xid != want.Xid || got.OldIsKey != want.OldIsKey ||
 			!reflect.DeepEqual(got.New, want.New) || !reflect.DeepEqual(got.Old, want.Old) {
 			t.Errorf("change %d:\n got %+v\nwant %+v", i, got, want)
 		}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -10,6 +11,8 @@ import (
 	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pgrealtime/realtime/gateway/authz"
 )
 
 // authenticator verifies the JWTs of secure channels: HMAC with
@@ -21,7 +24,9 @@ type authenticator struct {
 	now        func() time.Time
 }
 
-// leeway tolerates small clock differences between the token issuer and us.
+// leeway tolerates small clock differences between the token issuer and us
+// for nbf and iat only: exp is judged on our own clock, without grace, so a
+// channel never receives after its token's expiry.
 const leeway = 5 * time.Second
 
 func newAuthenticator(secret string, jwks []verificationKey, validators map[string]any) *authenticator {
@@ -77,14 +82,23 @@ func cleanToken(t string) string {
 // verify checks token and returns its expiry (zero when it has none and
 // requireExp is false).
 func (a *authenticator) verify(token string, requireExp bool) (time.Time, error) {
+	exp, _, err := a.verifyClaims(token, requireExp)
+	return exp, err
+}
+
+// verifyClaims checks token and returns its expiry and claims (numbers as
+// json.Number, so claims reach policies as they were signed).
+func (a *authenticator) verifyClaims(token string, requireExp bool) (time.Time, jwt.MapClaims, error) {
 	token = cleanToken(token)
 	if token == "" {
-		return time.Time{}, errors.New("no token: send one as the apikey query parameter, the x-api-key header, or user_token/access_token in the join payload")
+		return time.Time{}, nil, errors.New("no token: send one as the apikey query parameter, the x-api-key header, or user_token/access_token in the join payload")
 	}
+	now := a.now()
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(a.methods),
 		jwt.WithLeeway(leeway),
-		jwt.WithTimeFunc(a.now),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+		jwt.WithJSONNumber(),
 	}
 	if requireExp {
 		opts = append(opts, jwt.WithExpirationRequired())
@@ -92,18 +106,34 @@ func (a *authenticator) verify(token string, requireExp bool) (time.Time, error)
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, a.key, opts...)
 	if err != nil {
-		return time.Time{}, describeJWTError(err, claims, a.now())
+		return time.Time{}, nil, describeJWTError(err, claims, now)
 	}
 	for k, want := range a.validators {
-		if got, ok := claims[k]; !ok || !reflect.DeepEqual(got, want) {
-			return time.Time{}, fmt.Errorf("claim %q must be %v", k, want)
+		if got, ok := claims[k]; !ok || !sameClaim(got, want) {
+			return time.Time{}, nil, fmt.Errorf("claim %q must be %v", k, want)
 		}
 	}
 	exp, _ := claims.GetExpirationTime()
 	if exp == nil {
-		return time.Time{}, nil
+		return time.Time{}, claims, nil
 	}
-	return exp.Time, nil
+	// The parser granted exp the leeway meant for nbf and iat.
+	if !now.Before(exp.Time) {
+		return time.Time{}, nil, &replyError{fmt.Sprintf("Token has expired %d seconds ago", int(now.Sub(exp.Time).Seconds()))}
+	}
+	return exp.Time, claims, nil
+}
+
+// sameClaim compares a claim (numbers as json.Number, also nested) with a
+// validator value from JWT_CLAIM_VALIDATORS (numbers as float64).
+func sameClaim(got, want any) bool {
+	if b, err := json.Marshal(got); err == nil {
+		var plain any
+		if json.Unmarshal(b, &plain) == nil {
+			got = plain
+		}
+	}
+	return reflect.DeepEqual(got, want)
 }
 
 // replyError carries a reason text exactly as the original puts it in its
@@ -121,7 +151,7 @@ func describeJWTError(err error, claims jwt.MapClaims, now time.Time) error {
 		}
 		return &replyError{"Token has expired"}
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return &replyError{"Field `exp` is required in JWT"}
+		return &replyError{authz.ErrMissingClaims.Error()}
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return &replyError{"Failed to validate JWT signature"}
 	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenInvalidClaims), errors.Is(err, jwt.ErrTokenNotValidYet):

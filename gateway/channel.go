@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -34,6 +35,16 @@ type channel struct {
 	// channels only); expired is set once its channel was closed for it.
 	token   string
 	expired atomic.Bool
+	// subj is who the channel acts as in the database (secure channels
+	// only): set before subscribe, replaced under the hub's write lock on
+	// an access_token refresh, read by routing under the read lock.
+	subj *authz.Subject
+	// role is the role the channel holds in the hub's authorizer, released
+	// when the hub forgets the channel ("" when it holds none).
+	role string
+	// authzWarned is set once the channel was told that a failed
+	// visibility check hid changes from it.
+	authzWarned atomic.Bool
 	// removed is set (under the hub's lock) once the hub forgot the channel.
 	removed bool
 }
@@ -109,13 +120,15 @@ func (c *conn) join(m phoenix.Message) {
 	}
 	var token string
 	var exp time.Time
+	var subj *authz.Subject
 	if c.srv.auth != nil {
+		// The channel's own token decides its rights, not the socket's.
 		token = firstString(p.UserToken, p.AccessToken)
 		if token == "" || strings.HasPrefix(token, "sb_") {
 			token = c.token
 		}
 		var err error
-		if exp, err = c.srv.auth.verify(token, true); err != nil {
+		if exp, subj, err = c.srv.subject(token); err != nil {
 			c.log.Info("join refused", "topic", m.Topic, "err", err)
 			c.send(phoenix.ErrorReply(m, "InvalidJWTToken: "+err.Error()))
 			return
@@ -125,7 +138,7 @@ func (c *conn) join(m phoenix.Message) {
 		c.send(phoenix.ErrorReply(m, reason))
 		return
 	}
-	ch := &channel{name: m.Topic, joinRef: m.JoinRef, token: token}
+	ch := &channel{name: m.Topic, joinRef: m.JoinRef, token: token, subj: subj}
 	if ch.joinRef == "" {
 		ch.joinRef = m.Ref
 	}
@@ -155,7 +168,15 @@ func (c *conn) join(m phoenix.Message) {
 		}
 		ch.v1 = &t
 	}
+	if reason := c.acquireRole(ch); reason != "" {
+		c.log.Info("join refused", "topic", m.Topic, "reason", reason)
+		c.send(phoenix.ErrorReply(m, reason))
+		return
+	}
 	if reason := c.watch(ch); reason != "" {
+		if ch.role != "" {
+			c.srv.hub.authz.Release(ch.role)
+		}
 		c.send(phoenix.ErrorReply(m, reason))
 		return
 	}
@@ -249,7 +270,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 			failed = append(failed, b.err)
 			continue
 		}
-		ch.subs = append(ch.subs, &pgSub{c: c, topic: m.Topic, b: b})
+		ch.subs = append(ch.subs, &pgSub{c: c, ch: ch, topic: m.Topic, b: b})
 	}
 	if len(ch.subs) > 0 {
 		after = append(after, system("ok", "Subscribed to PostgreSQL"))
@@ -334,6 +355,12 @@ func (s *Server) checkBinding(b *binding) string {
 				return fmt.Sprintf("invalid filter value: %v", err)
 			}
 		}
+		if len(b.filter) == 1 && b.filter[0].Op == filters.OpEq && !b.filter[0].Not {
+			c := b.filter[0]
+			if v, ok := canonicalEq(cols[c.Column], c.Value); ok {
+				b.eq = &eqKey{column: c.Column, typ: cols[c.Column], value: v}
+			}
+		}
 		return ""
 	})
 	return reason
@@ -368,6 +395,20 @@ func (s *Server) checkColumns(schema, table string, check func(cols map[string]s
 			name, strings.Join(s.cfg.Publications, ", "), s.cfg.Publications[0], name), true
 	}
 	return "", true
+}
+
+// subject verifies a channel token and reads who it acts as: secure
+// channels need role and exp.
+func (s *Server) subject(token string) (time.Time, *authz.Subject, error) {
+	exp, claims, err := s.auth.verifyClaims(token, true)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	subj, err := authz.NewSubject(claims)
+	if err != nil {
+		return time.Time{}, nil, &replyError{err.Error()}
+	}
+	return exp, subj, nil
 }
 
 // firstString returns the first raw JSON value that is a non-empty string.

@@ -63,7 +63,7 @@ func (c *conn) armLocked() {
 		}
 		return
 	}
-	d := time.Until(first.Add(leeway))
+	d := time.Until(first)
 	if e.timer == nil {
 		e.timer = time.AfterFunc(d, c.expireDue)
 	} else {
@@ -79,7 +79,7 @@ func (c *conn) expireDue() {
 	now := time.Now()
 	var due []*channel
 	for ch, t := range e.at {
-		if !now.Before(t.Add(leeway)) {
+		if !now.Before(t) {
 			due = append(due, ch)
 			delete(e.at, ch)
 		}
@@ -131,12 +131,24 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 	if token == "" || token == ch.token || strings.HasPrefix(token, "sb_") {
 		return
 	}
-	exp, err := c.srv.auth.verify(token, true)
+	exp, subj, err := c.srv.subject(token)
 	if err != nil {
 		c.expireChannel(ch, err.Error())
 		return
 	}
+	role := ""
+	if ch.role != "" {
+		// The new role may be one the gateway cannot act as.
+		probe := &channel{subj: subj, v1: ch.v1, subs: ch.subs}
+		if reason := c.acquireRole(probe); reason != "" {
+			c.expireChannel(ch, reason)
+			return
+		}
+		role = probe.role
+	}
 	ch.token = token
+	// The new claims decide what the channel receives from the next change on.
+	c.srv.hub.setSubject(ch, subj, role)
 	if !c.recheckAccess(ch) {
 		return
 	}

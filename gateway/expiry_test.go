@@ -40,7 +40,8 @@ func TestExpiryClosesV1Channel(t *testing.T) {
 	if m["event"] != "phx_error" || m["ref"] != "1" || m["topic"] != "realtime:public:service" {
 		t.Fatalf("on expiry got %v", m)
 	}
-	if waited := time.Since(start); waited > leeway+3*time.Second {
+	// On exp, not exp plus a grace: the leeway is for nbf and iat only.
+	if waited := time.Since(start); waited > 2500*time.Millisecond {
 		t.Fatalf("expiry took %v", waited)
 	}
 	ts.hub.Route(serviceUpdate("1", "1", "2"))
@@ -63,8 +64,8 @@ func TestRefreshExtendsAndInvalidRefreshCloses(t *testing.T) {
 		t.Fatalf("join: %v", p)
 	}
 	c.send(`["1","2","realtime:room1","access_token",{"access_token":"` + signed(t, time.Now().Add(time.Hour)) + `"}]`)
-	// Past the old expiry (and its leeway) the channel must still be joined.
-	time.Sleep(leeway + 2*time.Second)
+	// Past the old expiry the channel must still be joined.
+	time.Sleep(2 * time.Second)
 	c.send(`["1","3","realtime:room1","broadcast",{"type":"broadcast","event":"x","payload":{}}]`)
 	c.send(`[null,"4","phoenix","heartbeat",{}]`)
 	if _, ref, _, event, p := c.readV2(); event != "phx_reply" || ref != "4" || p["status"] != "ok" {
@@ -81,5 +82,52 @@ func TestRefreshExtendsAndInvalidRefreshCloses(t *testing.T) {
 	c.send(`["1","6","realtime:room1","broadcast",{"type":"broadcast","event":"x","payload":{}}]`)
 	if _, _, _, _, p := c.readV2(); p["status"] != "error" {
 		t.Fatalf("closed channel still joined: %v", p)
+	}
+}
+
+func signClaims(t *testing.T, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Channel tokens need role and exp, refused with the original's reason;
+// exp has no grace (a token expired two seconds ago is refused although
+// iat and nbf get five seconds of leeway).
+func TestJoinTokenRequirements(t *testing.T) {
+	t.Parallel()
+	ts := secureServer(t)
+	long := signed(t, time.Now().Add(time.Hour))
+	hour := time.Now().Add(time.Hour).Unix()
+	for name, tc := range map[string]struct {
+		claims jwt.MapClaims
+		reason string
+	}{
+		"no role":      {jwt.MapClaims{"exp": hour}, "InvalidJWTToken: Fields `role` and `exp` are required in JWT"},
+		"no exp":       {jwt.MapClaims{"role": "anon"}, "InvalidJWTToken: Fields `role` and `exp` are required in JWT"},
+		"empty role":   {jwt.MapClaims{"role": "", "exp": hour}, "InvalidJWTToken: Fields `role` and `exp` are required in JWT"},
+		"expired 2s":   {jwt.MapClaims{"role": "anon", "exp": time.Now().Add(-2 * time.Second).Unix()}, "InvalidJWTToken: Token has expired"},
+		"iat in 2s ok": {jwt.MapClaims{"role": "anon", "exp": hour, "iat": time.Now().Add(2 * time.Second).Unix()}, ""},
+		"nbf in 2s ok": {jwt.MapClaims{"role": "anon", "exp": hour, "nbf": time.Now().Add(2 * time.Second).Unix()}, ""},
+		"role and exp": {jwt.MapClaims{"role": "authenticated", "exp": hour, "sub": "u1"}, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := ts.dial(t, "vsn=1.0.0&apikey="+long)
+			c.send(`{"topic":"realtime:public:service","event":"phx_join","payload":{"user_token":"` + signClaims(t, tc.claims) + `"},"ref":"1","join_ref":"1"}`)
+			status, resp := reply(c.read())
+			if tc.reason == "" {
+				if status != "ok" {
+					t.Fatalf("join refused: %v", resp)
+				}
+				return
+			}
+			if reason, _ := resp["reason"].(string); status != "error" || !strings.HasPrefix(reason, tc.reason) {
+				t.Fatalf("join = %s %v, want error %q", status, resp, tc.reason)
+			}
+		})
 	}
 }

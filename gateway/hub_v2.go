@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -10,8 +11,11 @@ import (
 // pgSub is one postgres_changes binding of one joined channel.
 type pgSub struct {
 	c     *conn
+	ch    *channel
 	topic string
 	b     *binding
+	// indexed is set when the index holds it by its equality filter.
+	indexed bool
 }
 
 // pgIndex finds the postgres_changes bindings a change may match: by exact
@@ -20,10 +24,66 @@ type pgIndex struct {
 	tables  map[[2]string]map[*pgSub]struct{}
 	schemas map[string]map[*pgSub]struct{}
 	all     map[*pgSub]struct{}
+	// eq holds the bindings with one equality filter, by table, column and
+	// canonical value: a change visits only those its value selects.
+	eq map[[2]string]map[string]*eqColumn
+}
+
+type eqColumn struct {
+	typ    string
+	values map[string]map[*pgSub]struct{}
 }
 
 func newPGIndex() *pgIndex {
-	return &pgIndex{tables: map[[2]string]map[*pgSub]struct{}{}, schemas: map[string]map[*pgSub]struct{}{}, all: map[*pgSub]struct{}{}}
+	return &pgIndex{tables: map[[2]string]map[*pgSub]struct{}{}, schemas: map[string]map[*pgSub]struct{}{}, all: map[*pgSub]struct{}{},
+		eq: map[[2]string]map[string]*eqColumn{}}
+}
+
+// addEq indexes s by its equality filter when its column type allows it
+// (one type per column: a binding made after an ALTER TYPE stays linear).
+func (ix *pgIndex) addEq(s *pgSub) bool {
+	e := s.b.eq
+	if e == nil {
+		return false
+	}
+	k := [2]string{s.b.schema, s.b.table}
+	cols := ix.eq[k]
+	if cols == nil {
+		cols = map[string]*eqColumn{}
+		ix.eq[k] = cols
+	}
+	col := cols[e.column]
+	if col == nil {
+		col = &eqColumn{typ: e.typ, values: map[string]map[*pgSub]struct{}{}}
+		cols[e.column] = col
+	}
+	if col.typ != e.typ {
+		return false
+	}
+	m := col.values[e.value]
+	if m == nil {
+		m = map[*pgSub]struct{}{}
+		col.values[e.value] = m
+	}
+	m[s] = struct{}{}
+	s.indexed = true
+	return true
+}
+
+func (ix *pgIndex) removeEq(s *pgSub) {
+	k, e := [2]string{s.b.schema, s.b.table}, s.b.eq
+	col := ix.eq[k][e.column]
+	m := col.values[e.value]
+	delete(m, s)
+	if len(m) == 0 {
+		delete(col.values, e.value)
+		if len(col.values) == 0 {
+			delete(ix.eq[k], e.column)
+			if len(ix.eq[k]) == 0 {
+				delete(ix.eq, k)
+			}
+		}
+	}
 }
 
 func (ix *pgIndex) bucket(s *pgSub, create bool) map[*pgSub]struct{} {
@@ -47,9 +107,18 @@ func (ix *pgIndex) bucket(s *pgSub, create bool) map[*pgSub]struct{} {
 	return m
 }
 
-func (ix *pgIndex) add(s *pgSub) { ix.bucket(s, true)[s] = struct{}{} }
+func (ix *pgIndex) add(s *pgSub) {
+	if ix.addEq(s) {
+		return
+	}
+	ix.bucket(s, true)[s] = struct{}{}
+}
 
 func (ix *pgIndex) remove(s *pgSub) {
+	if s.indexed {
+		ix.removeEq(s)
+		return
+	}
 	m := ix.bucket(s, false)
 	delete(m, s)
 	if len(m) == 0 && s.b.schema != "*" {
@@ -61,9 +130,39 @@ func (ix *pgIndex) remove(s *pgSub) {
 	}
 }
 
-func (ix *pgIndex) each(schema, table string, fn func(*pgSub)) {
+// each visits the bindings that may match ch: every binding of its table
+// without an indexed equality filter, and those whose value is ch's.
+func (ix *pgIndex) each(ch *replication.Change, fn func(*pgSub)) {
+	schema, table := ch.Rel.Schema, ch.Rel.Table
 	for s := range ix.tables[[2]string{schema, table}] {
 		fn(s)
+	}
+	if cols := ix.eq[[2]string{schema, table}]; cols != nil {
+		row := ch.New
+		if ch.Op == replication.Delete {
+			row = ch.Old
+		}
+		for name, col := range cols {
+			i := ch.Rel.ColumnIndex(name)
+			if i < 0 || i >= len(row) || row[i].State != replication.Text {
+				continue
+			}
+			if ch.Rel.Columns[i].Type != col.typ {
+				// The column changed type since the bindings were made:
+				// try them all, as matches does.
+				for _, m := range col.values {
+					for s := range m {
+						fn(s)
+					}
+				}
+				continue
+			}
+			if v, ok := canonicalEq(col.typ, row[i].Text); ok {
+				for s := range col.values[v] {
+					fn(s)
+				}
+			}
+		}
 	}
 	for s := range ix.schemas[schema] {
 		fn(s)
@@ -110,6 +209,8 @@ type delivery struct {
 	// when one of them wants every column.
 	selected map[string]bool
 	all      bool
+	// view is what the channel's role may see (nil without authorization).
+	view *authz.View
 }
 
 func (d *delivery) addSelect(b *binding) {
@@ -130,14 +231,25 @@ func (d *delivery) addSelect(b *binding) {
 
 // routeV2 delivers a change to postgres_changes bindings. Called with the
 // read lock held.
-func (h *Hub) routeV2(ch *replication.Change) {
-	if ch.Op == replication.Truncate || len(h.pg.all)+len(h.pg.tables)+len(h.pg.schemas) == 0 {
+func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
+	if ch.Op == replication.Truncate || len(h.pg.all)+len(h.pg.tables)+len(h.pg.schemas)+len(h.pg.eq) == 0 {
 		return
 	}
 	h.deliveries = h.deliveries[:0]
-	h.pg.each(ch.Rel.Schema, ch.Rel.Table, func(s *pgSub) {
+	h.pg.each(ch, func(s *pgSub) {
 		if !s.matches(ch) {
 			return
+		}
+		var view *authz.View
+		if ra.on {
+			v, ok, failed := ra.viewFor(ch, s.ch.subj)
+			if failed != "" {
+				h.warnHidden(s.c, s.ch, ch.Rel.Schema+"."+ch.Rel.Table)
+			}
+			if !ok || !readable(v, s.b.filter) {
+				return
+			}
+			view = v
 		}
 		for i := range h.deliveries {
 			if d := &h.deliveries[i]; d.c == s.c && d.topic == s.topic {
@@ -146,22 +258,34 @@ func (h *Hub) routeV2(ch *replication.Change) {
 				return
 			}
 		}
-		h.deliveries = append(h.deliveries, delivery{c: s.c, topic: s.topic, ids: []uint32{s.b.id}})
+		h.deliveries = append(h.deliveries, delivery{c: s.c, topic: s.topic, ids: []uint32{s.b.id}, view: view})
 		h.deliveries[len(h.deliveries)-1].addSelect(s.b)
 	})
 	if len(h.deliveries) == 0 {
 		return
 	}
 	var all []byte
+	var allByView map[*authz.View][]byte
 	for _, d := range h.deliveries {
 		var data []byte
-		if d.all {
+		switch {
+		case d.view != nil && refused(d.view, ch):
+			data = appendV2Refused(nil, ch, d.view.Err)
+		case d.all && d.view == nil:
 			if all == nil {
 				all = appendV2Data(nil, ch, nil)
 			}
 			data = all
-		} else {
-			data = appendV2Data(nil, ch, d.selected)
+		case d.all:
+			if data = allByView[d.view]; data == nil {
+				if allByView == nil {
+					allByView = map[*authz.View][]byte{}
+				}
+				data = appendV2DataFor(nil, ch, nil, d.view)
+				allByView[d.view] = data
+			}
+		default:
+			data = appendV2DataFor(nil, ch, d.selected, d.view)
 		}
 		p := make([]byte, 0, len(data)+32)
 		p = append(p, `{"data":`...)

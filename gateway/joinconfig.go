@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pgrealtime/realtime/filters"
@@ -58,6 +59,31 @@ type binding struct {
 	// key columns); nil means every column.
 	selected map[string]bool
 	err      string // why this binding cannot be subscribed, reported as a system message
+	// eq is set when the filter is one col=eq.value on an integer or text
+	// column: the hub then finds the binding by value, not by trying it.
+	eq *eqKey
+}
+
+// eqKey is a binding's one equality filter, with its value in the
+// canonical text PostgreSQL prints for that type.
+type eqKey struct {
+	column, typ, value string
+}
+
+// canonicalEq returns the text a value of typ has in pgoutput when it
+// equals text, or false when typ is not one whose equality is textual.
+func canonicalEq(typ, text string) (string, bool) {
+	switch typ {
+	case "int2", "int4", "int8":
+		i, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+		if err != nil {
+			return "", false
+		}
+		return strconv.FormatInt(i, 10), true
+	case "text", "varchar":
+		return text, true
+	}
+	return "", false
 }
 
 // parseBinding reads one postgres_changes entry. A malformed entry is a

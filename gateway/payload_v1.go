@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -14,12 +15,20 @@ const unchangedToast = "unchanged_toast"
 
 // v1Columns renders the "columns" array of the v1 STREAM payload. It depends
 // only on the relation, so the hub caches it per relation.
-func v1Columns(rel *replication.Relation) []byte {
+func v1Columns(rel *replication.Relation) []byte { return v1ColumnsFor(rel, nil) }
+
+// v1ColumnsFor renders the columns role view v may SELECT (nil: all).
+func v1ColumnsFor(rel *replication.Relation, v *authz.View) []byte {
 	b := []byte{'['}
-	for i, c := range rel.Columns {
-		if i > 0 {
+	first := true
+	for _, c := range rel.Columns {
+		if v != nil && !v.Can(c.Name) {
+			continue
+		}
+		if !first {
 			b = append(b, ',')
 		}
+		first = false
 		if c.Key {
 			b = append(b, `{"flags":["key"],"name":`...)
 		} else {
@@ -39,6 +48,37 @@ func v1Columns(rel *replication.Relation) []byte {
 // appendV1Payload renders a change as the v1.0.0 STREAM-mode payload:
 // values are PostgreSQL's text, timestamps rewritten to ISO 8601.
 func appendV1Payload(dst []byte, ch *replication.Change, columns []byte) []byte {
+	return appendV1PayloadFor(dst, ch, columns, nil)
+}
+
+// appendV1Refused renders the v1 payload of a change a role gets without
+// its row (Error 401 or 400).
+func appendV1Refused(dst []byte, ch *replication.Change, reason string) []byte {
+	dst = append(dst, `{"commit_timestamp":"`...)
+	dst = ch.CommitTime.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
+	dst = append(dst, `","errors":[`...)
+	dst = phoenix.AppendString(dst, reason)
+	dst = append(dst, `],"schema":`...)
+	dst = phoenix.AppendString(dst, ch.Rel.Schema)
+	dst = append(dst, `,"table":`...)
+	dst = phoenix.AppendString(dst, ch.Rel.Table)
+	dst = append(dst, `,"type":"`...)
+	dst = append(dst, ch.Op.String()...)
+	return append(dst, `"}`...)
+}
+
+// appendV1PayloadFor is appendV1Payload as role view v sees the change
+// (nil: everything); columns must be v1ColumnsFor the same view.
+func appendV1PayloadFor(dst []byte, ch *replication.Change, columns []byte, v *authz.View) []byte {
+	// nil keeps every column: the path without authorization pays nothing.
+	var keep, oldKeep func(replication.Column) bool
+	if v != nil {
+		keep = func(c replication.Column) bool { return v.Can(c.Name) }
+		oldKeep = keep
+		if v.TableRLS && ch.Op == replication.Delete {
+			oldKeep = func(c replication.Column) bool { return v.IsKey(c.Name) && v.Can(c.Name) }
+		}
+	}
 	dst = append(dst, '{')
 	if ch.Op != replication.Truncate {
 		dst = append(dst, `"columns":`...)
@@ -58,16 +98,16 @@ func appendV1Payload(dst []byte, ch *replication.Change, columns []byte) []byte 
 			// The original ignores the key-only old tuple of an UPDATE.
 			dst = append(dst, "{}"...)
 		} else {
-			dst = appendV1Record(dst, ch, ch.Old)
+			dst = appendV1Record(dst, ch, ch.Old, keep)
 		}
 		dst = append(dst, `,"record":`...)
-		dst = appendV1Record(dst, ch, ch.New)
+		dst = appendV1Record(dst, ch, ch.New, keep)
 	case replication.Insert:
 		dst = append(dst, `,"record":`...)
-		dst = appendV1Record(dst, ch, ch.New)
+		dst = appendV1Record(dst, ch, ch.New, keep)
 	case replication.Delete:
 		dst = append(dst, `,"old_record":`...)
-		dst = appendV1Record(dst, ch, ch.Old)
+		dst = appendV1Record(dst, ch, ch.Old, oldKeep)
 	}
 	dst = append(dst, `,"schema":`...)
 	dst = phoenix.AppendString(dst, ch.Rel.Schema)
@@ -87,7 +127,7 @@ func appendErrors(dst []byte, ch *replication.Change) []byte {
 	return append(dst, `,"errors":null`...)
 }
 
-func appendV1Record(dst []byte, ch *replication.Change, vals []replication.Value) []byte {
+func appendV1Record(dst []byte, ch *replication.Change, vals []replication.Value, keep func(replication.Column) bool) []byte {
 	rel := ch.Rel
 	dst = append(dst, '{')
 	first := true
@@ -95,7 +135,7 @@ func appendV1Record(dst []byte, ch *replication.Change, vals []replication.Value
 		if i >= len(rel.Columns) {
 			break
 		}
-		if !ch.Kept(v) {
+		if !ch.Kept(v) || keep != nil && !keep(rel.Columns[i]) {
 			continue
 		}
 		if !first {

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -13,12 +14,34 @@ import (
 // millisecond commit timestamp, as the current original sends them. With
 // selected, columns and rows keep only those columns and the key.
 func appendV2Data(dst []byte, ch *replication.Change, selected map[string]bool) []byte {
+	return appendV2DataFor(dst, ch, selected, nil)
+}
+
+// appendV2DataFor is appendV2Data as role view v sees the change (nil:
+// everything): columns it may not SELECT are left out everywhere, and a
+// DELETE on a table with RLS keeps only the primary key of the old row.
+// The caller sends the error payload instead when v.Err applies.
+func appendV2DataFor(dst []byte, ch *replication.Change, selected map[string]bool, v *authz.View) []byte {
 	rel := ch.Rel
-	keep := func(c replication.Column) bool { return selected == nil || selected[c.Name] || c.Key }
+	// nil keeps every column: the common path pays nothing per column.
+	var keep func(replication.Column) bool
+	if selected != nil || v != nil {
+		keep = func(c replication.Column) bool {
+			return (selected == nil || selected[c.Name] || c.Key) && (v == nil || v.Can(c.Name))
+		}
+	}
+	keyOnly := func(c replication.Column) bool { return c.Key && (v == nil || v.Can(c.Name)) }
+	oldKeep := keep
+	if v != nil && v.TableRLS && ch.Op == replication.Delete {
+		// RLS cannot be asked about a row that is gone: the original sends
+		// its key only.
+		oldKeep = func(c replication.Column) bool { return v.IsKey(c.Name) && v.Can(c.Name) }
+		keyOnly = oldKeep
+	}
 	dst = append(dst, `{"columns":[`...)
 	first := true
 	for _, c := range rel.Columns {
-		if !keep(c) {
+		if keep != nil && !keep(c) {
 			continue
 		}
 		if !first {
@@ -41,12 +64,12 @@ func appendV2Data(dst []byte, ch *replication.Change, selected map[string]bool) 
 		dst = appendV2Record(dst, ch, ch.New, keep)
 	case replication.Update:
 		dst = append(dst, `,"old_record":`...)
-		dst = appendV2OldRecord(dst, ch, keep)
+		dst = appendV2OldRecord(dst, ch, oldKeep, keyOnly)
 		dst = append(dst, `,"record":`...)
 		dst = appendV2Record(dst, ch, ch.New, keep)
 	case replication.Delete:
 		dst = append(dst, `,"old_record":`...)
-		dst = appendV2OldRecord(dst, ch, keep)
+		dst = appendV2OldRecord(dst, ch, oldKeep, keyOnly)
 	}
 	dst = append(dst, `,"schema":`...)
 	dst = phoenix.AppendString(dst, rel.Schema)
@@ -57,10 +80,26 @@ func appendV2Data(dst []byte, ch *replication.Change, selected map[string]bool) 
 	return append(dst, `"}`...)
 }
 
+// appendV2Refused renders the original's payload for a change a role gets
+// without its row (Error 401 or 400): no columns, no record.
+func appendV2Refused(dst []byte, ch *replication.Change, reason string) []byte {
+	dst = append(dst, `{"commit_timestamp":"`...)
+	dst = ch.CommitTime.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
+	dst = append(dst, `","errors":[`...)
+	dst = phoenix.AppendString(dst, reason)
+	dst = append(dst, `],"schema":`...)
+	dst = phoenix.AppendString(dst, ch.Rel.Schema)
+	dst = append(dst, `,"table":`...)
+	dst = phoenix.AppendString(dst, ch.Rel.Table)
+	dst = append(dst, `,"type":"`...)
+	dst = append(dst, ch.Op.String()...)
+	return append(dst, `"}`...)
+}
+
 // appendV2OldRecord renders the replica identity of the old row: the whole
 // row under FULL, the key columns otherwise. An UPDATE that kept its key has
 // no old tuple in pgoutput; its key is then the key of the new row.
-func appendV2OldRecord(dst []byte, ch *replication.Change, keep func(replication.Column) bool) []byte {
+func appendV2OldRecord(dst []byte, ch *replication.Change, keep, keyOnly func(replication.Column) bool) []byte {
 	switch {
 	case ch.Old != nil && !ch.OldIsKey:
 		return appendV2Record(dst, ch, ch.Old, keep)
@@ -71,8 +110,6 @@ func appendV2OldRecord(dst []byte, ch *replication.Change, keep func(replication
 	}
 	return append(dst, "{}"...)
 }
-
-func keyOnly(c replication.Column) bool { return c.Key }
 
 func appendV2Record(dst []byte, ch *replication.Change, vals []replication.Value, keep func(replication.Column) bool) []byte {
 	rel := ch.Rel

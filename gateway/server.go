@@ -77,6 +77,9 @@ func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Serve
 	hub.latency = s.mets.latency
 	hub.maxRecordBytes = cfg.MaxRecordBytes
 	hub.maxBroadcastBytes = cfg.MaxBroadcastBytes
+	if err := s.initAuthz(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -103,6 +103,11 @@ type Change struct {
 	CommitTime time.Time
 	// LSN is the WAL position of the change itself.
 	LSN pglogrepl.LSN
+	// Xid is the 32-bit id of the change's transaction (0 when unknown).
+	// PostgreSQL hands a commit to logical decoding a moment before other
+	// sessions' snapshots see it: whoever reads the database about a change
+	// must wait until Xid is visible.
+	Xid uint32
 	// New is the new row of an INSERT or UPDATE, one Value per Rel.Columns.
 	// Unchanged TOAST values are already filled from Old when Old has them.
 	New []Value

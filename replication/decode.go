@@ -65,6 +65,7 @@ type decoder struct {
 
 	inTx       bool
 	commitTime time.Time
+	xid        uint32
 }
 
 func newDecoder(lookupType func(uint32) (string, error)) *decoder {
@@ -114,7 +115,7 @@ func (d *decoder) apply(lsn pglogrepl.LSN, parsed pglogrepl.Message, dst []Chang
 		if d.inTx {
 			return message{}, dst, fmt.Errorf("begin of transaction %d inside another transaction", msg.Xid)
 		}
-		d.inTx, d.commitTime = true, msg.CommitTime
+		d.inTx, d.commitTime, d.xid = true, msg.CommitTime, msg.Xid
 		return message{kind: msgBegin, finalLSN: msg.FinalLSN, commitTime: msg.CommitTime}, dst, nil
 	case *pglogrepl.CommitMessage:
 		if !d.inTx {
@@ -148,7 +149,7 @@ func (d *decoder) change(lsn pglogrepl.LSN, parsed pglogrepl.Message, dst []Chan
 	var err error
 	switch msg := parsed.(type) {
 	case *pglogrepl.InsertMessage:
-		ch := Change{Op: Insert, CommitTime: d.commitTime, LSN: lsn}
+		ch := Change{Op: Insert, CommitTime: d.commitTime, LSN: lsn, Xid: d.xid}
 		if ch.Rel, err = d.rel(msg.RelationID); err != nil {
 			return dst, err
 		}
@@ -157,7 +158,7 @@ func (d *decoder) change(lsn pglogrepl.LSN, parsed pglogrepl.Message, dst []Chan
 		}
 		return append(dst, ch), nil
 	case *pglogrepl.UpdateMessage:
-		ch := Change{Op: Update, CommitTime: d.commitTime, LSN: lsn}
+		ch := Change{Op: Update, CommitTime: d.commitTime, LSN: lsn, Xid: d.xid}
 		if ch.Rel, err = d.rel(msg.RelationID); err != nil {
 			return dst, err
 		}
@@ -175,7 +176,7 @@ func (d *decoder) change(lsn pglogrepl.LSN, parsed pglogrepl.Message, dst []Chan
 		}
 		return append(dst, ch), nil
 	case *pglogrepl.DeleteMessage:
-		ch := Change{Op: Delete, CommitTime: d.commitTime, LSN: lsn}
+		ch := Change{Op: Delete, CommitTime: d.commitTime, LSN: lsn, Xid: d.xid}
 		if ch.Rel, err = d.rel(msg.RelationID); err != nil {
 			return dst, err
 		}
@@ -192,7 +193,7 @@ func (d *decoder) change(lsn pglogrepl.LSN, parsed pglogrepl.Message, dst []Chan
 			if err != nil {
 				return dst[:n], err
 			}
-			dst = append(dst, Change{Op: Truncate, Rel: rel, CommitTime: d.commitTime, LSN: lsn})
+			dst = append(dst, Change{Op: Truncate, Rel: rel, CommitTime: d.commitTime, LSN: lsn, Xid: d.xid})
 		}
 		return dst, nil
 	}

@@ -93,3 +93,26 @@ func TestSmallDBBroadcastRun(t *testing.T) {
 		t.Fatalf("delivery: %+v", rep)
 	}
 }
+
+// The RLS mode end to end: each user receives its own rows and nothing
+// else (a row delivered to another user counts as duplicated), filtered
+// and not, over both serializers.
+func TestSmallRLSRun(t *testing.T) {
+	if _, err := localpg.FindBinDir(); errors.Is(err, localpg.ErrNoBinaries) {
+		if os.Getenv(localpg.RequireEnv) != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	o := options{sockets: 8, rate: 200, batch: 2, duration: 2 * time.Second, writers: 2, filtered: 0.5, keys: 4, vsn: "mix", rls: true}
+	rep, err := run(t.Context(), o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	rep.writeTable(&table)
+	t.Log("\n" + table.String())
+	if rep.RowsWritten < 100 || rep.Expected != rep.RowsWritten*2 || rep.Delivered != rep.Expected || rep.Lost != 0 || rep.Duplicated != 0 {
+		t.Fatalf("delivery: %+v", rep)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // client is one benchmark socket. Its reader goroutine owns the counters
@@ -19,7 +20,9 @@ import (
 type client struct {
 	ws     *websocket.Conn
 	v2     bool
-	key    int // the eq filter's value, or -1 for every row
+	key    int  // the rows it should get: k = key, or every row for -1
+	filter bool // subscribed with the eq filter k=eq.key
+	token  string
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -42,7 +45,16 @@ func openClients(ctx context.Context, base string, o options) ([]*client, error)
 	for i := range clients {
 		c := &client{key: -1, done: make(chan struct{})}
 		if i < filtered && !o.dbcast {
+			c.key, c.filter = i%o.keys, true
+		}
+		if o.rls {
+			// A user sees its own rows, with or without the filter.
 			c.key = i % o.keys
+			token, err := userToken(c.key)
+			if err != nil {
+				return nil, err
+			}
+			c.token = token
 		}
 		switch o.vsn {
 		case "2":
@@ -76,12 +88,12 @@ func (c *client) open(ctx context.Context, base string, i int, dbcast bool) erro
 	if c.v2 {
 		vsn = "2.0.0"
 		filter := ""
-		if c.key >= 0 {
+		if c.filter {
 			filter = fmt.Sprintf(`,"filter":"k=eq.%d"`, c.key)
 		}
 		join = fmt.Sprintf(`["1","1","realtime:bench-%d","phx_join",{"config":{"postgres_changes":[{"event":"INSERT","schema":"public","table":"bench"%s}]}}]`, i, filter)
 	} else {
-		if c.key >= 0 {
+		if c.filter {
 			topic += ":k=eq." + strconv.Itoa(c.key)
 		}
 		join = fmt.Sprintf(`{"topic":%q,"event":"phx_join","payload":{},"ref":"1"}`, topic)
@@ -94,7 +106,11 @@ func (c *client) open(ctx context.Context, base string, i int, dbcast bool) erro
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(dialCtx, base+"/socket/websocket?apikey=bench&vsn="+vsn, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
+	apikey := "bench"
+	if c.token != "" {
+		apikey = c.token
+	}
+	ws, _, err := websocket.Dial(dialCtx, base+"/socket/websocket?apikey="+apikey+"&vsn="+vsn, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return fmt.Errorf("socket %d: %w", i, err)
 	}
@@ -223,4 +239,10 @@ func waitDelivered(ctx context.Context, clients []*client, w *writes, o options,
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// userToken signs the token of the RLS mode's user key.
+func userToken(key int) (string, error) {
+	claims := jwt.MapClaims{"role": "authenticated", "sub": strconv.Itoa(key), "exp": time.Now().Add(24 * time.Hour).Unix()}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(benchSecret))
 }

@@ -14,6 +14,15 @@
 // database (realtime.send to one private channel) instead of postgres_changes.
 //
 //	go run ./cmd/realtime-bench -sockets 100 -rate 1000 -duration 10s
+//
+// -rls measures authorization: the gateway runs with SECURE_CHANNELS, every
+// socket is a different signed-in user (role authenticated, sub = its key),
+// and the table has RLS with a policy that shows a row to the user whose
+// key it carries. With -filtered 1 each user filters on its own rows (the
+// filter runs in memory, then one check per row); with -filtered 0 every
+// row is checked for every user.
+//
+//	go run ./cmd/realtime-bench -rls -sockets 1000 -keys 1000 -filtered 1 -vsn 2 -rate 5000 -burst 0
 package main
 
 import (
@@ -42,6 +51,7 @@ type options struct {
 	gateway  string
 	pid      int
 	jsonOut  bool
+	rls      bool
 	// dbcast measures broadcast from the database instead: writers call
 	// realtime.send to one private channel that every socket joins.
 	dbcast bool
@@ -63,6 +73,7 @@ func main() {
 	flag.StringVar(&o.gateway, "gateway", "", "base URL of a running gateway, e.g. http://127.0.0.1:4000 (default: build and start one)")
 	flag.IntVar(&o.pid, "gateway-pid", 0, "with -gateway: its process id, for CPU and RSS")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	flag.BoolVar(&o.rls, "rls", false, "authorization: secure channels, one user per key, RLS on the table (see the command's doc)")
 	flag.BoolVar(&o.dbcast, "dbcast", false, "broadcast from the database: writers call realtime.send to one private channel every socket joins (-filtered is ignored)")
 	flag.Parse()
 

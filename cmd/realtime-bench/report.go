@@ -45,7 +45,8 @@ func (o options) summary() map[string]string {
 	return map[string]string{
 		"sockets": strconv.Itoa(o.sockets), "rate": strconv.Itoa(o.rate), "batch": strconv.Itoa(o.batch),
 		"duration": o.duration.String(), "writers": strconv.Itoa(o.writers), "filtered": fmt.Sprint(o.filtered),
-		"keys": strconv.Itoa(o.keys), "vsn": o.vsn, "burst": strconv.Itoa(o.burst), "dbcast": strconv.FormatBool(o.dbcast),
+		"keys": strconv.Itoa(o.keys), "vsn": o.vsn, "burst": strconv.Itoa(o.burst), "rls": strconv.FormatBool(o.rls),
+		"dbcast": strconv.FormatBool(o.dbcast),
 	}
 }
 

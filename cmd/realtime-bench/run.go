@@ -33,6 +33,30 @@ DO $$ BEGIN
   END IF;
 END $$;`
 
+// rlsSchema is what a Supabase project has for the RLS mode: the roles, a
+// policy showing a row to the user whose sub is its k. The claims are read
+// once per statement, as Supabase advises ((select ...) around auth calls).
+const rlsSchema = `
+DO $$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+    BEGIN
+      EXECUTE format('CREATE ROLE %I NOLOGIN NOINHERIT', r);
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+  END LOOP;
+END $$;
+GRANT USAGE ON SCHEMA public TO authenticated;
+GRANT SELECT ON public.bench TO authenticated;
+ALTER TABLE public.bench ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS own_rows ON public.bench;
+CREATE POLICY own_rows ON public.bench FOR SELECT TO authenticated
+  USING (k = (SELECT (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::int));`
+
+// benchSecret signs the users' tokens in the RLS mode.
+const benchSecret = "realtime-bench-secret-realtime-bench-secret"
+
 // pad makes rows the size of a small real row (a name, a status, a date).
 var pad = strings.Repeat("x", 64)
 
@@ -56,6 +80,13 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report, error) {
 	if err := exec1(ctx, dbURL, schema); err != nil {
 		return nil, fmt.Errorf("bench schema: %w", err)
 	}
+	rlsSQL := "ALTER TABLE public.bench DISABLE ROW LEVEL SECURITY"
+	if o.rls {
+		rlsSQL = rlsSchema
+	}
+	if err := exec1(ctx, dbURL, rlsSQL); err != nil {
+		return nil, fmt.Errorf("bench RLS schema: %w", err)
+	}
 	// Row numbers restart at 0 every run (these tables are the tool's own).
 	if err := exec1(ctx, dbURL, "TRUNCATE public.bench, public.bench_burst, public.bench_bare"); err != nil {
 		return nil, err
@@ -74,7 +105,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report, error) {
 
 	base, pid := o.gateway, o.pid
 	if base == "" {
-		g, err := startGateway(ctx, dbURL, log)
+		g, err := startGateway(ctx, dbURL, o.rls, log)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +188,7 @@ type gatewayProcess struct {
 }
 
 // startGateway builds the gateway from this module and starts it on dbURL.
-func startGateway(ctx context.Context, dbURL string, log *slog.Logger) (*gatewayProcess, error) {
+func startGateway(ctx context.Context, dbURL string, rls bool, log *slog.Logger) (*gatewayProcess, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return nil, err
@@ -188,6 +219,9 @@ func startGateway(ctx context.Context, dbURL string, log *slog.Logger) (*gateway
 		"DB_USER="+u.User.Username(), "DB_PASSWORD=postgres", "DB_SSL=false", fmt.Sprintf("PORT=%d", port),
 		"SECURE_CHANNELS=false", `PUBLICATIONS=["realtime_bench"]`, "LOG_LEVEL=warning", "REALTIME_IP_VERSION=IPv4",
 		"MAX_SOCKETS=0", "MAX_JOINS_PER_SECOND=0")
+	if rls {
+		cmd.Env = append(cmd.Env, "SECURE_CHANNELS=true", "JWT_SECRET="+benchSecret)
+	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pgrealtime/realtime/test/harness"
 )
 
 const jwtSecret = "a-very-secret-jwt-secret-of-at-least-32-chars"
@@ -28,7 +30,8 @@ func TestV1SecureChannels(t *testing.T) {
 	if skipNode != "" {
 		t.Skip(skipNode)
 	}
-	db := newDatabase(t)
+	// The tokens' role must exist and may read the table, as in a Supabase project.
+	db := newDatabase(t, harness.SupabaseRoles, "GRANT SELECT ON public.service TO anon")
 	gw := startGateway(t, db.url, "SECURE_CHANNELS=true", "JWT_SECRET="+jwtSecret)
 	valid := signHS256(t, time.Now().Add(time.Hour), jwtSecret)
 	topic := "realtime:public:service:status_id=eq.2"

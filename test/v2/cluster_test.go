@@ -28,15 +28,16 @@ func startNATS(t *testing.T) string {
 }
 
 // startCluster starts n gateways on one database and one NATS, with a
-// permanent slot, and returns them with the index of the slot holder.
-func startCluster(t *testing.T, dbURL string, n int) ([]gateway, int) {
+// permanent slot and env, and returns them with the index of the slot
+// holder.
+func startCluster(t *testing.T, dbURL string, n int, env ...string) ([]gateway, int) {
 	t.Helper()
 	natsURL := startNATS(t)
 	// Slots belong to the whole PostgreSQL cluster, not one database.
 	slot := fmt.Sprintf("cluster_%d", time.Now().UnixNano())
 	nodes := make([]gateway, n)
 	for i := range nodes {
-		nodes[i] = startGateway(t, dbURL, "CLUSTER_NATS_URL="+natsURL, "SLOT_NAME="+slot, "REJOIN_GRACE_MS=0")
+		nodes[i] = startGateway(t, dbURL, append([]string{"CLUSTER_NATS_URL=" + natsURL, "SLOT_NAME=" + slot, "REJOIN_GRACE_MS=0"}, env...)...)
 	}
 	return nodes, slotHolder(t, nodes, -1)
 }

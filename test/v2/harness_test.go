@@ -92,18 +92,33 @@ func (g gateway) startClient(t *testing.T, lib string) *nodeClient {
 // startClientKey is startClient with the apikey the client connects with.
 func (g gateway) startClientKey(t *testing.T, lib, apikey string) *nodeClient {
 	t.Helper()
+	return g.startClientConfig(t, map[string]string{"lib": lib, "apikey": apikey})
+}
+
+// startClientConfig runs client.mjs with the given config; url is filled in.
+func (g gateway) startClientConfig(t *testing.T, config map[string]string) *nodeClient {
+	t.Helper()
 	base := fmt.Sprintf("ws://127.0.0.1:%d/socket", g.Port)
-	if lib == "supabase" {
+	if config["lib"] == "supabase" {
 		base = fmt.Sprintf("http://127.0.0.1:%d", g.Port)
 	}
-	return startClientURL(t, lib, base, apikey)
+	return startClientWith(t, base, config)
 }
 
 // startClientURL runs client.mjs against base: a realtime-js socket URL,
 // or for supabase-js the project URL.
 func startClientURL(t *testing.T, lib, base, apikey string) *nodeClient {
 	t.Helper()
-	cfg, _ := json.Marshal(map[string]string{"url": base, "lib": lib, "apikey": apikey})
+	return startClientWith(t, base, map[string]string{"lib": lib, "apikey": apikey})
+}
+
+// startClientWith runs client.mjs against base with config (lib, apikey,
+// accessToken).
+func startClientWith(t *testing.T, base string, config map[string]string) *nodeClient {
+	t.Helper()
+	config["url"] = base
+	lib := config["lib"]
+	cfg, _ := json.Marshal(config)
 	cmd := exec.Command("node", "client.mjs", string(cfg))
 	cmd.Dir = jsDir
 	stdin, _ := cmd.StdinPipe()

@@ -14,6 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pgrealtime/realtime/test/harness"
 )
 
 const jwtSecret = "a-very-secret-jwt-secret-of-at-least-32-chars"
@@ -28,7 +30,8 @@ type secureGateway struct {
 
 func startSecure(t *testing.T, env ...string) secureGateway {
 	t.Helper()
-	db := database(t, itemsSchema)
+	// The tokens' role must exist and may read items, as in a Supabase project.
+	db := database(t, harness.SupabaseRoles+itemsSchema+"\nGRANT SELECT ON public.items TO anon;")
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

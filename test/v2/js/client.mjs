@@ -1,7 +1,7 @@
 // A realtime-js 2.x (or supabase-js) client driven by the Go tests: it
 // prints one JSON line per observable event and takes commands as JSON
 // lines on stdin. Usage: node client.mjs '<config json>'
-//   config: {url, lib: "2119" | "288" | "supabase", apikey}
+//   config: {url, lib: "2119" | "288" | "supabase", apikey, accessToken (supabase only)}
 //   commands: {cmd:"subscribe", name, config, bindings:[{event,schema,table,filter}], broadcast:[events], presence:bool}
 //             {cmd:"send", name, event, payload}   {cmd:"track", name, payload}
 //             {cmd:"remove", name}                 {cmd:"setAuth", token}   {cmd:"exit"}
@@ -16,7 +16,11 @@ const out = (o) => process.stdout.write(JSON.stringify({ ...o, recv_ms: performa
 let client;
 if (cfg.lib === 'supabase') {
   const { createClient } = await import('@supabase/supabase-js');
-  client = createClient(cfg.url, cfg.apikey, { realtime: { transport: WebSocket } });
+  // accessToken: the signed-in user's JWT, as an app with its own auth
+  // provider hands it to supabase-js; every channel joins with it.
+  const opts = { realtime: { transport: WebSocket } };
+  if (cfg.accessToken) opts.accessToken = async () => cfg.accessToken;
+  client = createClient(cfg.url, cfg.apikey, opts);
 } else {
   const { RealtimeClient } = await import(cfg.lib === '288' ? 'realtime-js-288' : 'realtime-js-2119');
   client = new RealtimeClient(cfg.url, { params: { apikey: cfg.apikey }, transport: WebSocket });
@@ -26,7 +30,7 @@ const channels = new Map();
 function subscribe(c) {
   const ch = client.channel(c.name, { config: c.config || {} });
   (c.bindings || []).forEach((b, i) => {
-    ch.on('postgres_changes', b, (p) => out({ kind: 'pg', name: c.name, binding: i, type: p.eventType, new: p.new, old: p.old, commit_timestamp: p.commit_timestamp }));
+    ch.on('postgres_changes', b, (p) => out({ kind: 'pg', name: c.name, binding: i, type: p.eventType, new: p.new, old: p.old, errors: p.errors, commit_timestamp: p.commit_timestamp }));
   });
   for (const ev of c.broadcast || []) {
     ch.on('broadcast', { event: ev }, (p) => out({ kind: 'broadcast', name: c.name, event: p.event, payload: p.payload instanceof ArrayBuffer ? { bytes: Array.from(new Uint8Array(p.payload)) } : p.payload, meta: p.meta }));
@@ -47,7 +51,7 @@ rl.on('line', async (line) => {
     case 'subscribe': subscribe(c); break;
     case 'send': out({ kind: 'sent', name: c.name, result: await ch.send({ type: 'broadcast', event: c.event, payload: c.payload, ...(c.persist ? { persist: c.persist } : {}) }) }); break;
     case 'track': out({ kind: 'tracked', name: c.name, result: await ch.track(c.payload) }); break;
-    case 'setAuth': await client.setAuth(c.token); out({ kind: 'auth' }); break;
+    case 'setAuth': await (client.realtime ?? client).setAuth(c.token); out({ kind: 'auth' }); break;
     case 'remove': out({ kind: 'removed', name: c.name, result: await client.removeChannel(ch) }); break;
     case 'httpSend':
       try { out({ kind: 'httpSent', name: c.name, result: await ch.httpSend(c.event, c.binary ? new Uint8Array(c.payload) : c.payload, c.persist ? { persist: c.persist } : {}) }); }

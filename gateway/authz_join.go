@@ -1,0 +1,92 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pgrealtime/realtime/gateway/authz"
+)
+
+// initAuthz gives the hub an authorizer when channels are secure. Without a
+// replication stream (unit tests of the sockets) there is no database to
+// ask, and changes are only those the tests route by hand.
+func (s *Server) initAuthz() error {
+	if !s.cfg.SecureChannels || s.repl == nil {
+		return nil
+	}
+	// Not DB_AFTER_CONNECT_QUERY: it sets up the gateway's own connections
+	// (search_path TO _realtime in Supabase's self-hosted stack), and the
+	// checks must run as the subscriber's own session would, or policies
+	// calling functions with unqualified names would fail and hide rows.
+	a, err := authz.New(authz.Config{
+		ConnString:   s.cfg.ConnString(),
+		Publications: s.cfg.Publications,
+		Logger:       s.log.With("component", "authz"),
+	})
+	if err != nil {
+		return err
+	}
+	s.hub.authz = a
+	s.mets.registry.MustRegister(authzMetrics{a})
+	return nil
+}
+
+// authzMetrics exposes the authorizer's counters at scrape time.
+type authzMetrics struct{ a *authz.Authorizer }
+
+var (
+	authzChecks = prometheus.NewDesc("realtime_authz_checks_total",
+		"Visibility checks run: one per table and distinct claims per routing round.", nil, nil)
+	authzRows = prometheus.NewDesc("realtime_authz_checked_rows_total",
+		"Rows checked for visibility, summed over the subjects they were checked for.", nil, nil)
+	authzFailures = prometheus.NewDesc("realtime_authz_check_failures_total",
+		"Visibility checks that failed or timed out: their rows were not delivered to those subscribers.", nil, nil)
+	authzStale = prometheus.NewDesc("realtime_authz_snapshot_reloads_total",
+		"Routing rounds that found the privilege snapshot too old and read it themselves.", nil, nil)
+	authzWaits = prometheus.NewDesc("realtime_authz_visibility_waits_total",
+		"Waits for a commit to become visible to snapshots before checking its rows.", nil, nil)
+)
+
+func (m authzMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{authzChecks, authzRows, authzFailures, authzStale, authzWaits} {
+		ch <- d
+	}
+}
+
+func (m authzMetrics) Collect(ch chan<- prometheus.Metric) {
+	for d, v := range map[*prometheus.Desc]int64{authzChecks: m.a.Checks.Load(), authzRows: m.a.CheckedRows.Load(),
+		authzFailures: m.a.Failures.Load(), authzStale: m.a.Stale.Load(), authzWaits: m.a.VisibilityWaits.Load()} {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+}
+
+// roleWait bounds how long a join waits to learn what its role may read.
+const roleWait = 5 * time.Second
+
+// acquireRole makes the authorizer follow the role of a channel that
+// receives database changes, and checks that the gateway may act as it.
+// It returns why the join must be refused.
+func (c *conn) acquireRole(ch *channel) string {
+	a := c.srv.hub.authz
+	if a == nil || ch.subj == nil || ch.v1 == nil && len(ch.subs) == 0 {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), roleWait)
+	defer cancel()
+	if err := a.Acquire(ctx, ch.subj.Role); err != nil {
+		return roleRefusal(err)
+	}
+	ch.role = ch.subj.Role
+	return ""
+}
+
+func roleRefusal(err error) string {
+	var re *authz.RoleError
+	if errors.As(err, &re) {
+		return "Unauthorized: " + re.Error()
+	}
+	return "UnableToCheckPrivileges: cannot read what this role may see (" + err.Error() + "); retry"
+}
