@@ -47,6 +47,10 @@ type channel struct {
 	authzWarned atomic.Bool
 	// removed is set (under the hub's lock) once the hub forgot the channel.
 	removed bool
+	// routed and delivery place this channel in the hub's deliveries of
+	// the change numbered routed (see Hub.routeV2). Router-owned.
+	routed   uint64
+	delivery int
 }
 
 // joinPayload is what clients put in phx_join. realtime-js 1.x sends
@@ -270,7 +274,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 			failed = append(failed, b.err)
 			continue
 		}
-		ch.subs = append(ch.subs, &pgSub{c: c, ch: ch, topic: m.Topic, b: b})
+		ch.subs = append(ch.subs, newPGSub(c, ch, m.Topic, b))
 	}
 	if len(ch.subs) > 0 {
 		after = append(after, system("ok", "Subscribed to PostgreSQL"))

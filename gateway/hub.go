@@ -37,6 +37,11 @@ type Hub struct {
 	columns    map[uint32]cachedColumns
 	buf        []byte
 	deliveries []delivery
+	// changeSeq numbers the changes routeV2 saw; frames holds the
+	// postgres_changes frames of the current one by what makes them
+	// differ, so sockets with identical deliveries share the bytes.
+	changeSeq uint64
+	frames    map[frameKey][]byte
 
 	// relay shares rooms and interests with a cluster; nil on a lone gateway.
 	relay Relay

@@ -14,7 +14,7 @@ import (
 
 // benchConns makes n sockets without a network: routing appends to their
 // queues, which the benchmark empties between rounds.
-func benchConns(b *testing.B, n int, codec phoenix.Codec) (*Server, []*conn) {
+func benchConns(b testing.TB, n int, codec phoenix.Codec) (*Server, []*conn) {
 	b.Helper()
 	cfg := Defaults()
 	cfg.SecureChannels = false
@@ -98,5 +98,28 @@ func BenchmarkRenderV2(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = appendV2Data(buf[:0], &ch, nil)
+	}
+}
+
+// BenchmarkFanOut10kChanges routes one change to 10,000 sockets, each with
+// a postgres_changes channel of the same name on its table (as supabase-js
+// apps join): next to BenchmarkFanOut10kSockets, the topic path.
+func BenchmarkFanOut10kChanges(b *testing.B) {
+	srv, conns := benchConns(b, 10_000, phoenix.V1)
+	for _, c := range conns {
+		bd, err := parseBinding([]byte(`{"event":"*","schema":"public","table":"service"}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ch := &channel{name: "realtime:board", joinRef: "1"}
+		s := newPGSub(c, ch, ch.name, bd)
+		ch.subs = []*pgSub{s}
+		srv.hub.pg.add(s)
+	}
+	batch := serviceUpdate("1", "1", "2")
+	b.ReportAllocs()
+	for b.Loop() {
+		srv.hub.Route(batch)
+		emptyQueues(conns)
 	}
 }

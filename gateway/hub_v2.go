@@ -16,6 +16,21 @@ type pgSub struct {
 	b     *binding
 	// indexed is set when the index holds it by its equality filter.
 	indexed bool
+	// ops has bit 1<<op set for each operation the binding wants, and
+	// filtered says whether it has a filter: the router tests them for
+	// every subscriber of a table, here rather than behind b.
+	ops      uint8
+	filtered bool
+}
+
+func newPGSub(c *conn, ch *channel, topic string, b *binding) *pgSub {
+	s := &pgSub{c: c, ch: ch, topic: topic, b: b, filtered: len(b.filter) > 0}
+	for _, op := range []replication.Op{replication.Insert, replication.Update, replication.Delete} {
+		if b.wants(op.String()) {
+			s.ops |= 1 << op
+		}
+	}
+	return s
 }
 
 // pgIndex finds the postgres_changes bindings a change may match: by exact
@@ -175,10 +190,10 @@ func (ix *pgIndex) each(ch *replication.Change, fn func(*pgSub)) {
 // matches evaluates the binding's filter on the row filters see: the new
 // row for INSERT and UPDATE, the old row for DELETE.
 func (s *pgSub) matches(ch *replication.Change) bool {
-	if !s.b.wants(ch.Op.String()) {
+	if s.ops&(1<<ch.Op) == 0 {
 		return false
 	}
-	if len(s.b.filter) == 0 {
+	if !s.filtered {
 		return true
 	}
 	row := ch.New
@@ -236,6 +251,7 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 		return
 	}
 	h.deliveries = h.deliveries[:0]
+	h.changeSeq++ // from 1: a new channel's zero routed matches no change
 	h.pg.each(ch, func(s *pgSub) {
 		if !s.matches(ch) {
 			return
@@ -251,22 +267,43 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 			}
 			view = v
 		}
-		for i := range h.deliveries {
-			if d := &h.deliveries[i]; d.c == s.c && d.topic == s.topic {
-				d.ids = append(d.ids, s.b.id)
-				d.addSelect(s.b)
-				return
-			}
+		// A channel's bindings share one delivery: found by the number of
+		// the change it was last routed for, not by a scan of the others.
+		if s.ch.routed == h.changeSeq {
+			d := &h.deliveries[s.ch.delivery]
+			d.ids = append(d.ids, s.b.id)
+			d.addSelect(s.b)
+			return
 		}
-		h.deliveries = append(h.deliveries, delivery{c: s.c, topic: s.topic, ids: []uint32{s.b.id}, view: view})
+		s.ch.routed, s.ch.delivery = h.changeSeq, len(h.deliveries)
+		h.deliveries = append(h.deliveries, delivery{c: s.c, topic: s.topic, ids: append(h.idsBuf(), s.b.id), view: view})
 		h.deliveries[len(h.deliveries)-1].addSelect(s.b)
 	})
 	if len(h.deliveries) == 0 {
 		return
 	}
+	if h.frames == nil {
+		h.frames = map[frameKey][]byte{}
+	}
+	clear(h.frames)
 	var all []byte
 	var allByView map[*authz.View][]byte
 	for _, d := range h.deliveries {
+		shared := d.all || (d.view != nil && refused(d.view, ch))
+		var key frameKey
+		if shared {
+			// Same data, binding ids, topic and serializer: same bytes.
+			key = frameKey{view: d.view, topic: d.topic, codec: d.c.codecIndex}
+			if len(d.ids) == 1 {
+				key.id = d.ids[0]
+			} else {
+				key.ids = string(appendIDs(nil, d.ids))
+			}
+			if frame, ok := h.frames[key]; ok {
+				h.queueChange(d.c, frame)
+				continue
+			}
+		}
 		var data []byte
 		switch {
 		case d.view != nil && refused(d.view, ch):
@@ -291,17 +328,54 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 		p = append(p, `{"data":`...)
 		p = append(p, data...)
 		p = append(p, `,"ids":[`...)
-		for i, id := range d.ids {
-			if i > 0 {
-				p = append(p, ',')
-			}
-			p = strconv.AppendUint(p, uint64(id), 10)
-		}
+		p = appendIDs(p, d.ids)
 		p = append(p, "]}"...)
 		frame := d.c.codec.Append(nil, phoenix.Message{Topic: d.topic, Event: "postgres_changes", Payload: p})
-		if h.stalled.deliver(d.c, frame) {
-			h.stats.messages.Add(1)
-			h.stats.bytes.Add(int64(len(frame)))
+		if shared {
+			h.frames[key] = frame
 		}
+		h.queueChange(d.c, frame)
+	}
+}
+
+// frameKey is what makes two postgres_changes frames of one change differ
+// when both carry every column the role may see: the role's view, the
+// binding ids (one, or several joined), the channel's topic and the
+// socket's serializer.
+type frameKey struct {
+	view  *authz.View
+	id    uint32
+	ids   string
+	topic string
+	codec int
+}
+
+func appendIDs(p []byte, ids []uint32) []byte {
+	for i, id := range ids {
+		if i > 0 {
+			p = append(p, ',')
+		}
+		p = strconv.AppendUint(p, uint64(id), 10)
+	}
+	return p
+}
+
+// idsBuf returns an empty ids slice, from the deliveries' old backing
+// arrays when there are any, so routing a change allocates none per socket.
+func (h *Hub) idsBuf() []uint32 {
+	n := len(h.deliveries)
+	if n < cap(h.deliveries) {
+		if old := h.deliveries[:n+1][n].ids; cap(old) > 0 {
+			return old[:0]
+		}
+	}
+	return make([]uint32, 0, 2)
+}
+
+// queueChange hands a change frame to c and counts it.
+func (h *Hub) queueChange(c *conn, frame []byte) {
+	if h.stalled.deliver(c, frame) {
+		h.stats.messages.Add(1)
+		h.stats.bytes.Add(int64(len(frame)))
 	}
 }

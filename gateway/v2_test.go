@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -295,5 +296,62 @@ func TestV2SelectColumns(t *testing.T) {
 	}
 	if cols := data["columns"].([]any); len(cols) != 2 {
 		t.Fatalf("columns = %v", cols)
+	}
+}
+
+// Sockets whose postgres_changes deliveries are identical (same data,
+// binding ids, topic and serializer) share one frame; any difference gets
+// its own, and a channel's several matching bindings make one message.
+func TestPostgresChangesFramesShared(t *testing.T) {
+	srv, conns := benchConns(t, 4, phoenix.V1)
+	conns[3] = newConn(srv, 3, nil, phoenix.V2, "")
+	conns[3].writing = true
+	join := func(c *conn, topic string, bindings ...string) {
+		ch := &channel{name: topic, joinRef: "1"}
+		for _, raw := range bindings {
+			b, err := parseBinding([]byte(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newPGSub(c, ch, topic, b)
+			ch.subs = append(ch.subs, s)
+			srv.hub.pg.add(s)
+		}
+	}
+	all := `{"event":"*","schema":"public","table":"service"}`
+	updates := `{"event":"UPDATE","schema":"public","table":"service"}`
+	join(conns[0], "realtime:board", all)
+	join(conns[1], "realtime:board", all)
+	join(conns[2], "realtime:board", all, updates)
+	join(conns[3], "realtime:board", all)
+	srv.hub.Route(serviceUpdate("1", "1", "2"))
+	frame := func(c *conn) []byte {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if len(c.queue) != 1 {
+			t.Fatalf("socket %d has %d frames queued, want 1", c.id, len(c.queue))
+		}
+		return c.queue[0].data
+	}
+	f0, f1, f2, f3 := frame(conns[0]), frame(conns[1]), frame(conns[2]), frame(conns[3])
+	if &f0[0] != &f1[0] {
+		t.Error("two sockets with identical deliveries got separately built frames")
+	}
+	if bytes.Equal(f0, f2) || !bytes.Contains(f2, []byte(`"ids":[`)) || bytes.Count(f2, []byte(",")) <= bytes.Count(f0, []byte(",")) {
+		t.Errorf("a channel with two matching bindings: %s", f2)
+	}
+	if bytes.Equal(f0, f3) || f3[0] != '[' {
+		t.Errorf("vsn 2.0.0 socket got %s", f3)
+	}
+	var m struct {
+		Payload struct {
+			IDs  []uint32 `json:"ids"`
+			Data struct {
+				Record map[string]any `json:"record"`
+			} `json:"data"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(f2, &m); err != nil || len(m.Payload.IDs) != 2 || m.Payload.Data.Record["status_id"] == nil {
+		t.Errorf("two-binding frame: %v %+v", err, m.Payload)
 	}
 }
