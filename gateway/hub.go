@@ -42,6 +42,7 @@ type Hub struct {
 	// differ, so sockets with identical deliveries share the bytes.
 	changeSeq uint64
 	frames    map[frameKey][]byte
+	payloads  map[frameKey][]byte
 
 	// relay shares rooms and interests with a cluster; nil on a lone gateway.
 	relay Relay

@@ -123,3 +123,25 @@ func BenchmarkFanOut10kChanges(b *testing.B) {
 		emptyQueues(conns)
 	}
 }
+
+// BenchmarkFanOut10kChangesDistinctTopics: the same with every channel
+// named differently (realtime-bench's shape), so frames differ by topic.
+func BenchmarkFanOut10kChangesDistinctTopics(b *testing.B) {
+	srv, conns := benchConns(b, 10_000, phoenix.V1)
+	for i, c := range conns {
+		bd, err := parseBinding([]byte(`{"event":"*","schema":"public","table":"service"}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ch := &channel{name: fmt.Sprintf("realtime:board-%d", i), joinRef: "1"}
+		s := newPGSub(c, ch, ch.name, bd)
+		ch.subs = []*pgSub{s}
+		srv.hub.pg.add(s)
+	}
+	batch := serviceUpdate("1", "1", "2")
+	b.ReportAllocs()
+	for b.Loop() {
+		srv.hub.Route(batch)
+		emptyQueues(conns)
+	}
+}

@@ -283,23 +283,43 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 		return
 	}
 	if h.frames == nil {
-		h.frames = map[frameKey][]byte{}
+		h.frames, h.payloads = map[frameKey][]byte{}, map[frameKey][]byte{}
 	}
 	clear(h.frames)
+	clear(h.payloads)
 	var all []byte
 	var allByView map[*authz.View][]byte
-	for _, d := range h.deliveries {
+	// When channels are named apart (each client its own name), frames
+	// never repeat and remembering them costs more than it saves: after
+	// 64 frames without a repeat, stop.
+	remember, repeats := true, 0
+	for i, d := range h.deliveries {
+		if i == 64 && repeats == 0 {
+			remember = false
+		}
 		shared := d.all || (d.view != nil && refused(d.view, ch))
-		var key frameKey
+		var key, pkey frameKey
 		if shared {
-			// Same data, binding ids, topic and serializer: same bytes.
-			key = frameKey{view: d.view, topic: d.topic, codec: d.c.codecIndex}
+			// Same data and binding ids: same payload; and the same topic
+			// and serializer: same frame.
+			pkey = frameKey{view: d.view}
 			if len(d.ids) == 1 {
-				key.id = d.ids[0]
+				pkey.id = d.ids[0]
 			} else {
-				key.ids = string(appendIDs(nil, d.ids))
+				pkey.ids = string(appendIDs(nil, d.ids))
 			}
+			key = pkey
+			key.topic, key.codec = d.topic, d.c.codecIndex
 			if frame, ok := h.frames[key]; ok {
+				repeats++
+				h.queueChange(d.c, frame)
+				continue
+			}
+			if p, ok := h.payloads[pkey]; ok {
+				frame := d.c.codec.Append(make([]byte, 0, len(p)+len(d.topic)+64), phoenix.Message{Topic: d.topic, Event: "postgres_changes", Payload: p})
+				if remember {
+					h.frames[key] = frame
+				}
 				h.queueChange(d.c, frame)
 				continue
 			}
@@ -330,9 +350,9 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 		p = append(p, `,"ids":[`...)
 		p = appendIDs(p, d.ids)
 		p = append(p, "]}"...)
-		frame := d.c.codec.Append(nil, phoenix.Message{Topic: d.topic, Event: "postgres_changes", Payload: p})
+		frame := d.c.codec.Append(make([]byte, 0, len(p)+len(d.topic)+64), phoenix.Message{Topic: d.topic, Event: "postgres_changes", Payload: p})
 		if shared {
-			h.frames[key] = frame
+			h.payloads[pkey], h.frames[key] = p, frame
 		}
 		h.queueChange(d.c, frame)
 	}
@@ -341,7 +361,7 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 // frameKey is what makes two postgres_changes frames of one change differ
 // when both carry every column the role may see: the role's view, the
 // binding ids (one, or several joined), the channel's topic and the
-// socket's serializer.
+// socket's serializer. Without topic and serializer it keys the payload.
 type frameKey struct {
 	view  *authz.View
 	id    uint32
