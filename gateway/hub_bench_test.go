@@ -105,35 +105,23 @@ func BenchmarkRenderV2(b *testing.B) {
 // a postgres_changes channel of the same name on its table (as supabase-js
 // apps join): next to BenchmarkFanOut10kSockets, the topic path.
 func BenchmarkFanOut10kChanges(b *testing.B) {
-	srv, conns := benchConns(b, 10_000, phoenix.V1)
-	for _, c := range conns {
-		bd, err := parseBinding([]byte(`{"event":"*","schema":"public","table":"service"}`))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ch := &channel{name: "realtime:board", joinRef: "1"}
-		s := newPGSub(c, ch, ch.name, bd)
-		ch.subs = []*pgSub{s}
-		srv.hub.pg.add(s)
-	}
-	batch := serviceUpdate("1", "1", "2")
-	b.ReportAllocs()
-	for b.Loop() {
-		srv.hub.Route(batch)
-		emptyQueues(conns)
-	}
+	benchChangesFanOut(b, func(int) string { return "realtime:board" })
 }
 
 // BenchmarkFanOut10kChangesDistinctTopics: the same with every channel
 // named differently (realtime-bench's shape), so frames differ by topic.
 func BenchmarkFanOut10kChangesDistinctTopics(b *testing.B) {
+	benchChangesFanOut(b, func(i int) string { return fmt.Sprintf("realtime:board-%d", i) })
+}
+
+func benchChangesFanOut(b *testing.B, name func(int) string) {
 	srv, conns := benchConns(b, 10_000, phoenix.V1)
 	for i, c := range conns {
 		bd, err := parseBinding([]byte(`{"event":"*","schema":"public","table":"service"}`))
 		if err != nil {
 			b.Fatal(err)
 		}
-		ch := &channel{name: fmt.Sprintf("realtime:board-%d", i), joinRef: "1"}
+		ch := &channel{name: name(i), joinRef: "1"}
 		s := newPGSub(c, ch, ch.name, bd)
 		ch.subs = []*pgSub{s}
 		srv.hub.pg.add(s)

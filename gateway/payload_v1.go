@@ -54,11 +54,24 @@ func appendV1Payload(dst []byte, ch *replication.Change, columns []byte) []byte 
 // appendV1Refused renders the v1 payload of a change a role gets without
 // its row (Error 401 or 400).
 func appendV1Refused(dst []byte, ch *replication.Change, reason string) []byte {
+	return appendRefused(dst, ch, reason, "2006-01-02T15:04:05.000000Z")
+}
+
+// appendRefused renders a payload without a row: the commit time in the
+// protocol's layout, the reason, then schema, table and type.
+func appendRefused(dst []byte, ch *replication.Change, reason, timeLayout string) []byte {
 	dst = append(dst, `{"commit_timestamp":"`...)
-	dst = ch.CommitTime.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
+	dst = ch.CommitTime.UTC().AppendFormat(dst, timeLayout)
 	dst = append(dst, `","errors":[`...)
 	dst = phoenix.AppendString(dst, reason)
-	dst = append(dst, `],"schema":`...)
+	dst = append(dst, ']')
+	return appendPayloadTail(dst, ch)
+}
+
+// appendPayloadTail ends a payload with its schema, table and type, in the
+// keys' sorted order the original's JSON has.
+func appendPayloadTail(dst []byte, ch *replication.Change) []byte {
+	dst = append(dst, `,"schema":`...)
 	dst = phoenix.AppendString(dst, ch.Rel.Schema)
 	dst = append(dst, `,"table":`...)
 	dst = phoenix.AppendString(dst, ch.Rel.Table)
@@ -109,13 +122,7 @@ func appendV1PayloadFor(dst []byte, ch *replication.Change, columns []byte, v *a
 		dst = append(dst, `,"old_record":`...)
 		dst = appendV1Record(dst, ch, ch.Old, oldKeep)
 	}
-	dst = append(dst, `,"schema":`...)
-	dst = phoenix.AppendString(dst, ch.Rel.Schema)
-	dst = append(dst, `,"table":`...)
-	dst = phoenix.AppendString(dst, ch.Rel.Table)
-	dst = append(dst, `,"type":"`...)
-	dst = append(dst, ch.Op.String()...)
-	return append(dst, `"}`...)
+	return appendPayloadTail(dst, ch)
 }
 
 // appendErrors renders the payload's "errors": null, or the original's 413

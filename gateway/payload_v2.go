@@ -83,17 +83,7 @@ func appendV2DataFor(dst []byte, ch *replication.Change, selected map[string]boo
 // appendV2Refused renders the original's payload for a change a role gets
 // without its row (Error 401 or 400): no columns, no record.
 func appendV2Refused(dst []byte, ch *replication.Change, reason string) []byte {
-	dst = append(dst, `{"commit_timestamp":"`...)
-	dst = ch.CommitTime.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
-	dst = append(dst, `","errors":[`...)
-	dst = phoenix.AppendString(dst, reason)
-	dst = append(dst, `],"schema":`...)
-	dst = phoenix.AppendString(dst, ch.Rel.Schema)
-	dst = append(dst, `,"table":`...)
-	dst = phoenix.AppendString(dst, ch.Rel.Table)
-	dst = append(dst, `,"type":"`...)
-	dst = append(dst, ch.Op.String()...)
-	return append(dst, `"}`...)
+	return appendRefused(dst, ch, reason, "2006-01-02T15:04:05.000Z")
 }
 
 // appendV2OldRecord renders the replica identity of the old row: the whole
