@@ -428,7 +428,7 @@ func (c *conn) writeBatch(batch []outFrame) error {
 	if c.cork == nil {
 		return c.writeBatchSlowly(batch)
 	}
-	c.cork.cork(c.srv.cfg.WriteTimeout)
+	c.cork.cork()
 	var err error
 	for i, f := range batch {
 		if err == nil && !c.abort.Load() {

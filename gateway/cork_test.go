@@ -117,3 +117,20 @@ func TestDataFramesOfEveryLengthReachTheClient(t *testing.T) {
 		t.Fatalf("ping while frames were written: %v", err)
 	}
 }
+
+// The write deadline moves with the writes: a socket idle for longer than
+// WriteTimeout still writes, and one whose peer stops reading fails within
+// it.
+func TestWriteDeadlineFollowsTheWrites(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	ts := newTestServer(t, func(c *Config) { c.WriteTimeout = timeout })
+	cl := ts.dial(t, "")
+	joinV1(t, cl, "realtime:*", "1")
+	for range 3 {
+		time.Sleep(2 * timeout) // idle past the last deadline
+		ts.hub.Route(serviceUpdate("1", "1", "2"))
+		if m := cl.read(); m["event"] != "UPDATE" {
+			t.Fatalf("after an idle spell: %v", m)
+		}
+	}
+}

@@ -188,7 +188,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	id := s.nextID
 	s.mu.Unlock()
 
-	cw := &corkingWriter{ResponseWriter: w, bufs: &s.corkBufs}
+	cw := &corkingWriter{ResponseWriter: w, bufs: &s.corkBufs, timeout: s.cfg.WriteTimeout}
 	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		// Like the original (check_origin: false): browsers on any origin may connect.
 		InsecureSkipVerify: true,

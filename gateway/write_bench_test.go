@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 )
@@ -58,7 +57,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			fill()
-			sc.cork.cork(time.Second)
+			sc.cork.cork()
 			err := sc.writeBatchSlowly(batch)
 			if uerr := sc.cork.uncork(); err == nil {
 				err = uerr
