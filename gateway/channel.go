@@ -257,8 +257,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 	entries := make([]json.RawMessage, 0, len(cfg.PostgresChanges))
 	var after []phoenix.Message
 	system := func(status, message string) phoenix.Message {
-		p, _ := json.Marshal(map[string]string{"extension": "postgres_changes", "status": status, "message": message, "channel": sub})
-		return phoenix.Message{JoinRef: ch.joinRef, Topic: m.Topic, Event: phoenix.EventSystem, Payload: p}
+		return systemMessage(ch, "postgres_changes", status, message)
 	}
 	var failed []string
 	for _, e := range cfg.PostgresChanges {

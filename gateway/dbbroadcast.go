@@ -180,9 +180,8 @@ func (h *Hub) routeDBBroadcast(ch *replication.Change) bool {
 		if !member.mayRead(extBroadcast) || member.extras.replayed[m.id] {
 			continue
 		}
-		if f, ok := frames.frameFor(c); ok && h.stalled.deliverFrame(c, f) {
-			h.stats.messages.Add(1)
-			h.stats.bytes.Add(int64(len(f.data)))
+		if f, ok := frames.frameFor(c); ok {
+			h.queueFrame(c, f)
 		}
 	}
 	return true

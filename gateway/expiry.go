@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -108,9 +107,7 @@ func (c *conn) expireChannel(ch *channel, reason string) {
 			c.send(phoenix.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: ch.name, Event: phoenix.EventError, Payload: phoenix.EmptyPayload()})
 			return
 		}
-		p, _ := json.Marshal(map[string]string{"extension": "system", "status": "error", "message": reason,
-			"channel": strings.TrimPrefix(ch.name, filters.TopicPrefix)})
-		c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p})
+		c.send(systemMessage(ch, "system", "error", reason))
 		c.send(phoenix.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: ch.name, Event: phoenix.EventClose, Payload: phoenix.EmptyPayload()})
 	})
 }

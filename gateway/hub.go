@@ -2,9 +2,7 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,8 +27,6 @@ type Hub struct {
 	v1    *filters.Index[*conn]
 	pg    *pgIndex
 	rooms map[roomKey]*room
-	// topics holds the 1.x topic channels, to tell them about the stream.
-	topics map[*channel]*conn
 
 	// Owned by the Run goroutine.
 	stalled    stalledQueues
@@ -88,7 +84,7 @@ func NewHub(log *slog.Logger, confirm func(pglogrepl.LSN)) *Hub {
 	if confirm == nil {
 		confirm = func(pglogrepl.LSN) {}
 	}
-	return &Hub{log: log, confirm: confirm, v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, topics: map[*channel]*conn{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
+	return &Hub{log: log, confirm: confirm, v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
 		v1chans: map[v1Key]*channel{}}
 }
 
@@ -248,10 +244,7 @@ func (h *Hub) routeChange(ch *replication.Change, ra *routeAuth) {
 			if frames[i] == nil {
 				frames[i] = c.codec.Append(make([]byte, 0, len(payload)+len(m.Topic)+48), m)
 			}
-			if h.stalled.deliver(c, frames[i]) {
-				h.stats.messages.Add(1)
-				h.stats.bytes.Add(int64(len(frames[i])))
-			}
+			h.queueChange(c, frames[i])
 		})
 	})
 }
@@ -275,7 +268,6 @@ func (h *Hub) subscribe(c *conn, ch *channel, then func()) {
 	defer h.mu.Unlock()
 	if ch.v1 != nil {
 		h.v1.Add(*ch.v1, c)
-		h.topics[ch] = c
 		h.v1chans[v1Key{c, ch.v1.Name}] = ch
 	}
 	for _, s := range ch.subs {
@@ -328,7 +320,6 @@ func (h *Hub) removeLocked(c *conn, ch *channel) {
 	h.stats.channels.Add(-1)
 	if ch.v1 != nil {
 		h.v1.Remove(ch.v1.Name, c)
-		delete(h.topics, ch)
 		delete(h.v1chans, v1Key{c, ch.v1.Name})
 	}
 	if ch.role != "" && h.authz != nil {
@@ -367,12 +358,24 @@ func (h *Hub) notifyGap(why string) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	h.log.Warn("replication gap: changes may have been lost", "reason", why)
-	for k, r := range h.rooms {
-		sub := strings.TrimPrefix(k.topic, filters.TopicPrefix)
-		p, _ := json.Marshal(map[string]string{"extension": "postgres_changes", "status": "error", "message": why, "channel": sub})
+	h.eachChangesChannel(false, func(c *conn, ch *channel) {
+		c.send(systemMessage(ch, "postgres_changes", "error", why))
+	})
+}
+
+// eachChangesChannel calls fn for every channel with postgres_changes
+// bindings and, with topics, every 1.x topic channel. Called with the
+// hub's lock held.
+func (h *Hub) eachChangesChannel(topics bool, fn func(*conn, *channel)) {
+	if topics {
+		for k, ch := range h.v1chans {
+			fn(k.c, ch)
+		}
+	}
+	for _, r := range h.rooms {
 		for c, ch := range r.members {
 			if len(ch.subs) > 0 {
-				c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: k.topic, Event: phoenix.EventSystem, Payload: p})
+				fn(c, ch)
 			}
 		}
 	}
@@ -388,21 +391,9 @@ func (h *Hub) notifyStream(n *replication.Notice) {
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	send := func(c *conn, ch *channel) {
-		p, _ := json.Marshal(map[string]string{"extension": "postgres_changes", "status": status, "message": n.Message,
-			"channel": strings.TrimPrefix(ch.name, filters.TopicPrefix)})
-		c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p})
-	}
-	for ch, c := range h.topics {
-		send(c, ch)
-	}
-	for _, r := range h.rooms {
-		for c, ch := range r.members {
-			if len(ch.subs) > 0 {
-				send(c, ch)
-			}
-		}
-	}
+	h.eachChangesChannel(true, func(c *conn, ch *channel) {
+		c.send(systemMessage(ch, "postgres_changes", status, n.Message))
+	})
 }
 
 // stalledQueues holds the change frames of one Route call for sockets
@@ -417,14 +408,9 @@ type stalledQueues struct {
 	sockets int
 }
 
-// deliver queues frame for c, or keeps it for flush when c's queue is full
-// (or already has frames kept, which must stay in order). It returns false
-// when c is closing.
-func (s *stalledQueues) deliver(c *conn, frame []byte) bool {
-	return s.deliverFrame(c, outFrame{data: frame})
-}
-
-// deliverFrame is deliver for a frame of either kind (text or binary).
+// deliverFrame queues f for c, or keeps it for flush when c's queue is
+// full (or already has frames kept, which must stay in order). It returns
+// false when c is closing.
 func (s *stalledQueues) deliverFrame(c *conn, f outFrame) bool {
 	if c.lastRoute != s.route {
 		c.lastRoute = s.route

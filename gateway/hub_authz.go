@@ -2,9 +2,7 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/pgrealtime/realtime/filters"
@@ -275,9 +273,7 @@ func (h *Hub) warnHidden(c *conn, chn *channel, table string) {
 		return
 	}
 	msg := "Some changes of " + table + " were not delivered: checking whether you may see them failed (row level security policy error or timeout; see the server log)"
-	p, _ := json.Marshal(map[string]string{"extension": "postgres_changes", "status": "error", "message": msg,
-		"channel": strings.TrimPrefix(chn.name, filters.TopicPrefix)})
-	c.send(phoenix.Message{JoinRef: chn.joinRef, Topic: chn.name, Event: phoenix.EventSystem, Payload: p})
+	c.send(systemMessage(chn, "postgres_changes", "error", msg))
 }
 
 // logAuthz logs authorization failures at most every ten seconds: they
@@ -336,10 +332,7 @@ func (h *Hub) routeChangeAuthorized(ch *replication.Change, ra *routeAuth) {
 				m.Payload = payload
 				fr[i] = c.codec.Append(make([]byte, 0, len(payload)+len(m.Topic)+48), m)
 			}
-			if h.stalled.deliver(c, fr[i]) {
-				h.stats.messages.Add(1)
-				h.stats.bytes.Add(int64(len(fr[i])))
-			}
+			h.queueChange(c, fr[i])
 		})
 	})
 }

@@ -393,9 +393,12 @@ func (h *Hub) idsBuf() []uint32 {
 }
 
 // queueChange hands a change frame to c and counts it.
-func (h *Hub) queueChange(c *conn, frame []byte) {
-	if h.stalled.deliver(c, frame) {
+func (h *Hub) queueChange(c *conn, frame []byte) { h.queueFrame(c, outFrame{data: frame}) }
+
+// queueFrame is queueChange for a frame of either kind (text or binary).
+func (h *Hub) queueFrame(c *conn, f outFrame) {
+	if h.stalled.deliverFrame(c, f) {
 		h.stats.messages.Add(1)
-		h.stats.bytes.Add(int64(len(frame)))
+		h.stats.bytes.Add(int64(len(f.data)))
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/policy"
+	"github.com/pgrealtime/realtime/phoenix"
 )
 
 // Private channels (config.private=true) are authorized by the RLS
@@ -88,6 +89,13 @@ func (s *Server) writeAccess(topic string, ext extension, token string) bool {
 }
 
 func subtopic(ch *channel) string { return strings.TrimPrefix(ch.name, filters.TopicPrefix) }
+
+// systemMessage is the original's system event on a joined channel: which
+// extension speaks, ok or error, and what happened.
+func systemMessage(ch *channel, extension, status, message string) phoenix.Message {
+	p, _ := json.Marshal(map[string]string{"extension": extension, "status": status, "message": message, "channel": subtopic(ch)})
+	return phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p}
+}
 
 // authorizeJoin runs the read check of a private channel's join and
 // returns the refusal, or "" with ch.access set.

@@ -74,8 +74,7 @@ func (c *conn) afterJoin(ch *channel, sendReplay func()) {
 		case c.srv.policy == nil:
 			status, msg = "error", "Broadcast from the database is off: the realtime schema is not in place (see the gateway's logs)"
 		}
-		p, _ := json.Marshal(map[string]string{"extension": "system", "status": status, "message": msg, "channel": subtopic(ch)})
-		c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p})
+		c.send(systemMessage(ch, "system", status, msg))
 	}
 }
 
@@ -98,10 +97,8 @@ func (c *conn) replay(ch *channel) func() {
 	}
 	if err != nil {
 		c.log.Warn("replay failed", "topic", ch.name, "err", err)
-		p, _ := json.Marshal(map[string]string{"extension": "system", "status": "error", "message": "Unable to replay messages: " + err.Error(), "channel": subtopic(ch)})
-		return func() {
-			c.send(phoenix.Message{JoinRef: ch.joinRef, Topic: ch.name, Event: phoenix.EventSystem, Payload: p})
-		}
+		m := systemMessage(ch, "system", "error", "Unable to replay messages: "+err.Error())
+		return func() { c.send(m) }
 	}
 	ch.extras.replayed = make(map[string]bool, len(stored))
 	for _, s := range stored {
