@@ -7,9 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/gateway/policy"
 	"github.com/pgrealtime/realtime/phoenix"
 )
@@ -35,30 +34,25 @@ type Policy interface {
 // could tell who may read them.
 func (s *Server) SetPolicy(p Policy) { s.policy = p }
 
-// tokenClaims reads the claims of a token that verify has accepted; it is
-// not a verification.
-func tokenClaims(token string) (policy.Claims, error) {
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(cleanToken(token), claims); err != nil {
-		return policy.Claims{}, err
-	}
-	return policy.ClaimsFrom(claims)
+// claimsOf is who the policies on realtime.messages are asked about: the
+// same role and settings the postgres_changes checks use.
+func claimsOf(subj *authz.Subject) policy.Claims {
+	return policy.Claims{Role: subj.Role, Sub: subj.Sub, JSON: []byte(subj.Claims)}
 }
 
 func (s *Server) secured() bool { return s.auth != nil }
 
-// readAccess asks what the token's user may read on topic (without
-// "realtime:"). Any failure is a refusal, logged with its cause.
-func (s *Server) readAccess(topic, token string) (policy.Read, bool) {
+// readAccess asks what subj may read on topic (without "realtime:"). Any
+// failure is a refusal, logged with its cause.
+func (s *Server) readAccess(topic string, subj *authz.Subject) (policy.Read, bool) {
 	if s.policy == nil {
 		s.log.Warn("private channel refused: the realtime schema is not in place (see the schema errors at start)", "topic", topic)
 		return policy.Read{}, false
 	}
-	cl, err := tokenClaims(token)
-	if err != nil {
-		s.log.Info("private channel refused", "topic", topic, "reason", err)
+	if subj == nil {
 		return policy.Read{}, false
 	}
+	cl := claimsOf(subj)
 	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
 	defer cancel()
 	r, err := s.policy.CanRead(ctx, topic, cl)
@@ -69,15 +63,12 @@ func (s *Server) readAccess(topic, token string) (policy.Read, bool) {
 	return r, r.Any()
 }
 
-// writeAccess asks whether the token's user may write ext on topic.
-func (s *Server) writeAccess(topic string, ext extension, token string) bool {
-	if s.policy == nil {
+// writeAccess asks whether subj may write ext on topic.
+func (s *Server) writeAccess(topic string, ext extension, subj *authz.Subject) bool {
+	if s.policy == nil || subj == nil {
 		return false
 	}
-	cl, err := tokenClaims(token)
-	if err != nil {
-		return false
-	}
+	cl := claimsOf(subj)
 	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
 	defer cancel()
 	ok, err := s.policy.CanWrite(ctx, topic, string(ext), cl)
@@ -104,7 +95,7 @@ func (c *conn) authorizeJoin(ch *channel) string {
 		return ""
 	}
 	topic := subtopic(ch)
-	r, ok := c.srv.readAccess(topic, ch.token)
+	r, ok := c.srv.readAccess(topic, ch.subj)
 	if !ok {
 		c.srv.hub.db.refused.Add(1)
 		return "Unauthorized: You do not have permissions to read from this Channel topic: " + topic
@@ -125,7 +116,7 @@ func (c *conn) recheckAccess(ch *channel) bool {
 		return true
 	}
 	topic := subtopic(ch)
-	r, ok := c.srv.readAccess(topic, ch.token)
+	r, ok := c.srv.readAccess(topic, ch.subj)
 	if !ok {
 		c.expireChannel(ch, "You no longer have permission to read from this Channel topic: "+topic)
 		return false
@@ -145,7 +136,7 @@ func (c *conn) mayWrite(ch *channel, ext extension) bool {
 	if ok, asked := a.write[ext]; asked {
 		return ok
 	}
-	ok := c.srv.writeAccess(subtopic(ch), ext, ch.token)
+	ok := c.srv.writeAccess(subtopic(ch), ext, ch.subj)
 	if a.write == nil {
 		a.write = map[extension]bool{}
 	}
@@ -159,7 +150,11 @@ func (s *Server) httpMayWrite(r *http.Request, topic string) bool {
 	if !s.secured() {
 		return true
 	}
-	return s.writeAccess(topic, extBroadcast, apiToken(r))
+	_, subj, err := s.subject(apiToken(r))
+	if err != nil {
+		return false
+	}
+	return s.writeAccess(topic, extBroadcast, subj)
 }
 
 // apiToken is the token of an HTTP API request: the Authorization bearer

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -118,7 +119,10 @@ func replayClaims(c *conn, ch *channel) (policy.Claims, error) {
 	if !c.srv.secured() {
 		return policy.ClaimsFrom(map[string]any{"role": "service_role"})
 	}
-	return tokenClaims(ch.token)
+	if ch.subj == nil {
+		return policy.Claims{}, errors.New("the channel has no token to read the replay as")
+	}
+	return claimsOf(ch.subj), nil
 }
 
 // parse reads since (ms since the epoch; in the future replays nothing)
