@@ -13,6 +13,11 @@ type extension string
 const (
 	extBroadcast extension = "broadcast"
 	extPresence  extension = "presence"
+	// extPersistence is asked, as a write, before a broadcast is stored
+	// for replay: an INSERT policy on realtime.messages for extension
+	// 'persistence' allows it, as Supabase's server asks. Being allowed to
+	// broadcast on a topic does not let a user fill the table.
+	extPersistence extension = "persistence"
 )
 
 // mayRead reports whether the channel's member may receive ext. Public

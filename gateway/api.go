@@ -57,7 +57,7 @@ func (s *Server) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 			p = append(p, m.Payload...)
 		}
 		p = append(p, `,"type":"broadcast"}`...)
-		if m.Private && !s.httpMayWrite(r, m.Topic) {
+		if m.Private && !s.httpMayWrite(r, m.Topic, extBroadcast) {
 			continue // skipped without a word, as the original does
 		}
 		topic := filters.TopicPrefix + m.Topic

@@ -44,7 +44,7 @@ func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
 	}
 	topic, event := r.PathValue("topic"), r.PathValue("event")
 	room := RoomRef{Private: r.URL.Query().Get("private") == "true", Topic: filters.TopicPrefix + topic}
-	if room.Private && !s.httpMayWrite(r, topic) {
+	if room.Private && !s.httpMayWrite(r, topic, extBroadcast) {
 		w.WriteHeader(http.StatusAccepted) // as the batch endpoint: accepted, not delivered
 		return
 	}

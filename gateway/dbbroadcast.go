@@ -105,16 +105,20 @@ func parseDBMessage(ch *replication.Change) (dbMessage, error) {
 
 // dbFrames renders one message once per kind of socket: a text frame per
 // serializer and, for vsn 2.0.0, the binary user-broadcast frame that
-// realtime-js 2.91+ reads, with meta.id as its metadata.
+// realtime-js 2.91+ reads, with meta.id (and meta.replayed for a replay)
+// as its metadata.
 type dbFrames struct {
 	text   [2][]byte // by conn.codecIndex; nil when none may be sent
 	binary []byte
 }
 
-func renderDBMessage(m dbMessage) dbFrames {
+func renderDBMessage(m dbMessage, replayed bool) dbFrames {
 	topic := filters.TopicPrefix + m.topic
 	meta := []byte(`{"id":`)
 	meta = phoenix.AppendString(meta, m.id)
+	if replayed {
+		meta = append(meta, `,"replayed":true`...)
+	}
 	meta = append(meta, '}')
 	var f dbFrames
 	enc, body := phoenix.EncodingJSON, []byte(m.payload)
@@ -175,7 +179,7 @@ func (h *Hub) routeDBBroadcast(ch *replication.Change) bool {
 	if r == nil {
 		return true
 	}
-	frames := renderDBMessage(m)
+	frames := renderDBMessage(m, false)
 	for c, member := range r.members {
 		if !member.mayRead(extBroadcast) || member.extras.replayed[m.id] {
 			continue

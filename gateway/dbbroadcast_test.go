@@ -71,7 +71,7 @@ func TestParseDBMessage(t *testing.T) {
 
 func TestRenderDBMessage(t *testing.T) {
 	m := dbMessage{topic: "room", event: "ev", id: "id-1", payload: json.RawMessage(`{"n":1}`)}
-	f := renderDBMessage(m)
+	f := renderDBMessage(m, false)
 	var v1 struct {
 		Topic, Event string
 		Payload      map[string]any
@@ -88,9 +88,14 @@ func TestRenderDBMessage(t *testing.T) {
 	if !bytes.Equal(f.binary, wantBin) {
 		t.Errorf("vsn 2.0.0 frame = %q, want %q", f.binary, wantBin)
 	}
-	bin := renderDBMessage(dbMessage{topic: "room", event: "ev", id: "id-1", binary: []byte{0, 1}})
+	bin := renderDBMessage(dbMessage{topic: "room", event: "ev", id: "id-1", binary: []byte{0, 1}}, false)
 	if bin.text[0] != nil || bin.text[1] != nil || bin.binary[4] != phoenix.EncodingBinary {
 		t.Errorf("binary payload: text frames %q, binary %q", bin.text, bin.binary)
+	}
+	// A replayed message says so in its metadata, for both serializers.
+	r := renderDBMessage(m, true)
+	if !bytes.Contains(r.text[1], []byte(`"meta":{"id":"id-1","replayed":true}`)) || !bytes.Contains(r.binary, []byte(`{"id":"id-1","replayed":true}{"n":1}`)) {
+		t.Errorf("replayed frames: text %s, binary %q", r.text[1], r.binary)
 	}
 }
 

@@ -144,9 +144,9 @@ func (c *conn) mayWrite(ch *channel, ext extension) bool {
 	return ok
 }
 
-// httpMayWrite is the write check of one private message of the
+// httpMayWrite is the write check of ext for one private message of the
 // broadcast API, with the request's own token.
-func (s *Server) httpMayWrite(r *http.Request, topic string) bool {
+func (s *Server) httpMayWrite(r *http.Request, topic string, ext extension) bool {
 	if !s.secured() {
 		return true
 	}
@@ -154,7 +154,7 @@ func (s *Server) httpMayWrite(r *http.Request, topic string) bool {
 	if err != nil {
 		return false
 	}
-	return s.writeAccess(topic, extBroadcast, subj)
+	return s.writeAccess(topic, ext, subj)
 }
 
 // apiToken is the token of an HTTP API request: the Authorization bearer

@@ -107,8 +107,11 @@ func (c *conn) replay(ch *channel) func() {
 	}
 	return func() {
 		for _, s := range stored {
-			f := renderStored(ch.name, s, c.codec == phoenix.V2)
-			c.enqueue(f.data, f.binary)
+			m := dbMessage{topic: subtopic(ch), event: s.Event, id: s.ID, private: true, payload: s.Payload, binary: s.Binary}
+			frames := renderDBMessage(m, true)
+			if f, ok := frames.frameFor(c); ok {
+				c.enqueue(f.data, f.binary)
+			}
 		}
 	}
 }
@@ -144,33 +147,10 @@ func (r *replayConfig) parse() (time.Time, int, error) {
 	return time.UnixMilli(ms), int(min(limit, policy.MaxReplay)), nil
 }
 
-// renderStored renders one replayed broadcast with meta {id, replayed}.
-func renderStored(topic string, s policy.Stored, binary bool) outFrame {
-	meta := []byte(`{"id":`)
-	meta = phoenix.AppendString(meta, s.ID)
-	meta = append(meta, `,"replayed":true}`...)
-	if binary {
-		if f, err := phoenix.AppendUserBroadcast(nil, topic, s.Event, meta, phoenix.EncodingJSON, s.Payload); err == nil {
-			return outFrame{data: f, binary: true}
-		}
-	}
-	p := []byte(`{"type":"broadcast","event":`)
-	p = phoenix.AppendString(p, s.Event)
-	p = append(p, `,"payload":`...)
-	p = append(p, s.Payload...)
-	p = append(p, `,"meta":`...)
-	p = append(p, meta...)
-	p = append(p, '}')
-	codec := phoenix.V1
-	if binary {
-		codec = phoenix.V2
-	}
-	return outFrame{data: codec.Append(nil, phoenix.Message{Topic: topic, Event: phoenix.EventBroadcast, Payload: p})}
-}
-
 // persistRequested reads realtime-js's persist metadata: {"persist":true}
-// or {"persist":{"ttl":N}}. The ttl is accepted; stored broadcasts are
-// kept for the partitions' retention (72 h) whatever it says.
+// or {"persist":{"ttl":N}}. The ttl is accepted and not kept: stored
+// broadcasts stay replayable for the partitions' retention (72 h), as in
+// Supabase's server, which does not read it either.
 func persistRequested(metadata []byte) bool {
 	if len(metadata) == 0 {
 		return false
@@ -199,6 +179,14 @@ func (s *Server) persist(room RoomRef, event string, payload json.RawMessage, bi
 	return s.policy.Store(ctx, strings.TrimPrefix(room.Topic, filters.TopicPrefix), event, payload, binary)
 }
 
+// persistRefusal says why a broadcast was neither stored nor sent: the
+// sender asked for it to be kept, so sending it unkept would be a silent
+// half-success.
+func persistRefusal(topic string) string {
+	return "Unauthorized: You do not have permissions to store messages on this Channel topic: " + topic +
+		" (storing needs an INSERT policy on realtime.messages for extension 'persistence'); the message was not sent"
+}
+
 // idMetadata is the metadata of a stored broadcast as delivered live.
 func idMetadata(id string) []byte {
 	return append(phoenix.AppendString([]byte(`{"id":`), id), '}')
@@ -216,12 +204,18 @@ func (c *conn) persistBroadcast(m phoenix.Message, ch *channel, rm *RoomMessage)
 	} else {
 		bin = b.Payload
 	}
+	refuse := func(msg string) bool {
+		resp, _ := json.Marshal(map[string]string{"error": msg})
+		c.send(phoenix.Reply(m, phoenix.StatusError, resp))
+		return false
+	}
+	if !c.mayWrite(ch, extPersistence) {
+		return refuse(persistRefusal(subtopic(ch)))
+	}
 	id, err := c.srv.persist(rm.Room, b.Event, payload, bin)
 	if err != nil {
 		c.log.Info("broadcast not stored", "topic", ch.name, "err", err)
-		resp, _ := json.Marshal(map[string]string{"error": "Unable to store the message: " + err.Error()})
-		c.send(phoenix.Reply(m, phoenix.StatusError, resp))
-		return false
+		return refuse("Unable to store the message: " + err.Error())
 	}
 	rm.ID, b.Metadata = id, idMetadata(id)
 	return true
@@ -229,13 +223,18 @@ func (c *conn) persistBroadcast(m phoenix.Message, ch *channel, rm *RoomMessage)
 
 // httpPersist stores the single-message endpoint's broadcast when the
 // request asks for it (?persist=true or ?persist[ttl]=N) and gives rm the
-// stored id. On failure it answers 422 and returns false.
+// stored id. It answers 403 when the token may not store on the topic,
+// 422 when storing failed, and then returns false.
 func (s *Server) httpPersist(w http.ResponseWriter, r *http.Request, rm *RoomMessage, payload json.RawMessage, binary []byte) bool {
 	q := r.URL.Query()
 	if q.Get("persist") != "true" && !q.Has("persist[ttl]") {
 		return true
 	}
-	event := r.PathValue("event")
+	topic, event := r.PathValue("topic"), r.PathValue("event")
+	if rm.Room.Private && !s.httpMayWrite(r, topic, extPersistence) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": persistRefusal(topic)})
+		return false
+	}
 	id, err := s.persist(rm.Room, event, payload, binary)
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": "Unable to store the message: " + err.Error()})

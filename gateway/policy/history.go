@@ -2,9 +2,11 @@ package policy
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,21 +70,31 @@ func (c *Checker) Replay(ctx context.Context, topic string, since time.Time, lim
 		if err := Become(ctx, tx, topic, cl); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id::text, coalesce(event, ''), payload::text, inserted_at
-FROM realtime.messages
-WHERE topic = $1 AND extension = 'broadcast' AND private IS TRUE AND payload IS NOT NULL
-  AND inserted_at >= ($2::timestamptz AT TIME ZONE 'utc')
-ORDER BY inserted_at DESC LIMIT $3`, topic, since, limit)
+		// binary_payload is read through to_jsonb so that a schema
+		// without the column (migrations off, an older server's) still
+		// replays its JSON messages. Rows inserted only for a policy
+		// check have neither payload.
+		rows, err := tx.Query(ctx, `SELECT m.id::text, coalesce(m.event, ''), m.payload::text, to_jsonb(m)->>'binary_payload', m.inserted_at
+FROM realtime.messages m
+WHERE m.topic = $1 AND m.extension = 'broadcast' AND m.private IS TRUE
+  AND m.inserted_at >= ($2::timestamptz AT TIME ZONE 'utc')
+  AND m.inserted_at < timezone('utc', now()) + interval '1 minute'
+  AND (m.payload IS NOT NULL OR to_jsonb(m)->>'binary_payload' IS NOT NULL)
+ORDER BY m.inserted_at DESC LIMIT $3`, topic, since, limit)
 		if err != nil {
 			return fmt.Errorf("read stored broadcasts: %w", err)
 		}
 		for rows.Next() {
 			var s Stored
-			var payload string
-			if err := rows.Scan(&s.ID, &s.Event, &payload, &s.InsertedAt); err != nil {
+			var payload, binary *string
+			if err := rows.Scan(&s.ID, &s.Event, &payload, &binary, &s.InsertedAt); err != nil {
 				return err
 			}
-			s.Payload = json.RawMessage(payload)
+			if payload != nil {
+				s.Payload = json.RawMessage(*payload)
+			} else if s.Binary, err = hex.DecodeString(strings.TrimPrefix(*binary, `\x`)); err != nil {
+				return fmt.Errorf("stored message %s: binary_payload: %w", s.ID, err)
+			}
 			out = append(out, s)
 		}
 		return rows.Err()

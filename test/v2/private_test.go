@@ -16,14 +16,18 @@ const (
 	subB = "2b7e4f90-6d1a-4c3e-9b25-7e8f0a1c2d33"
 )
 
-// privatePolicies: a user reads and writes broadcast on "user:<own id>";
-// signed-in users read presence in "lobby" and broadcast in "news"; no one
-// may track or write there; anon's policy fails when evaluated.
+// privatePolicies: a user reads and writes broadcast on "user:<own id>"
+// and "user:<own id>:scratch", and may store (persist) broadcasts only on
+// the first; signed-in users read presence in "lobby" and broadcast in
+// "news"; no one may track or write there; anon's policy fails when
+// evaluated.
 const privatePolicies = `
 CREATE POLICY own_read ON realtime.messages FOR SELECT TO authenticated
-  USING (realtime.topic() = 'user:' || auth.uid()::text AND extension = 'broadcast');
+  USING (realtime.topic() IN ('user:' || auth.uid()::text, 'user:' || auth.uid()::text || ':scratch') AND extension = 'broadcast');
 CREATE POLICY own_write ON realtime.messages FOR INSERT TO authenticated
-  WITH CHECK (realtime.topic() = 'user:' || auth.uid()::text AND extension = 'broadcast');
+  WITH CHECK (realtime.topic() IN ('user:' || auth.uid()::text, 'user:' || auth.uid()::text || ':scratch') AND extension = 'broadcast');
+CREATE POLICY own_persist ON realtime.messages FOR INSERT TO authenticated
+  WITH CHECK (realtime.topic() = 'user:' || auth.uid()::text AND extension = 'persistence');
 CREATE POLICY lobby_read ON realtime.messages FOR SELECT TO authenticated
   USING (realtime.topic() = 'lobby' AND extension = 'presence');
 CREATE POLICY news_read ON realtime.messages FOR SELECT TO authenticated
@@ -204,25 +208,36 @@ func TestPersistAndReplay(t *testing.T) {
 	if e := a.expect("httpSend", func(e event) bool { return e.str("kind") == "httpSent" }); e["error"] != nil {
 		t.Fatalf("httpSend with persist: %v", e)
 	}
+	a.send(map[string]any{"cmd": "httpSend", "name": topic, "event": "ev", "payload": []int{7, 8, 9}, "binary": true, "persist": map[string]any{"ttl": 60}})
+	if e := a.expect("httpSend", func(e event) bool { return e.str("kind") == "httpSent" }); e["error"] != nil {
+		t.Fatalf("binary httpSend with persist: %v", e)
+	}
 	for n := 1; n <= 4; n++ {
 		if live.replayedBroadcast(topic, n) {
 			t.Errorf("live n=%d marked replayed", n)
 		}
+	}
+	if live.binaryBroadcast(topic, "[7 8 9]") {
+		t.Error("live binary marked replayed")
 	}
 
 	r := g.startClientKey(t, "2119", tokenA)
 	r.subscribed(private(topic, map[string]any{"config": map[string]any{"private": true,
 		"broadcast": map[string]any{"replay": map[string]any{"since": since, "limit": 3}}}}))
 	exec1(t, g.db, fmt.Sprintf(`SELECT realtime.send('{"n":5}', 'ev', '%s')`, topic))
-	for n := 2; n <= 4; n++ {
+	for n := 3; n <= 4; n++ {
 		if !r.replayedBroadcast(topic, n) {
 			t.Errorf("replayed n=%d not marked replayed", n)
 		}
+	}
+	if !r.binaryBroadcast(topic, "[7 8 9]") {
+		t.Error("replayed binary not marked replayed")
 	}
 	if r.replayedBroadcast(topic, 5) {
 		t.Error("live n=5 marked replayed")
 	}
 	r.noBroadcast(topic, 1)
+	r.noBroadcast(topic, 2)
 	for _, e := range r.backlog {
 		if e.str("kind") == "broadcast" {
 			t.Errorf("unexpected or duplicate broadcast: %v", e)
@@ -235,6 +250,54 @@ func TestPersistAndReplay(t *testing.T) {
 			t.Errorf("stored broadcast delivered twice: %v", e)
 		}
 	}
+}
+
+// binaryBroadcast picks the binary broadcast whose bytes print as bytes
+// on name, checks it carries a stored id, and reports whether it was
+// marked replayed.
+func (c *nodeClient) binaryBroadcast(name, bytes string) bool {
+	c.t.Helper()
+	e := c.expect(name+" binary broadcast "+bytes, func(e event) bool {
+		p, _ := e["payload"].(map[string]any)
+		return e.str("kind") == "broadcast" && e.str("name") == name && p["bytes"] != nil && fmt.Sprint(p["bytes"]) == bytes
+	})
+	meta, _ := e["meta"].(map[string]any)
+	if id, _ := meta["id"].(string); len(id) != 36 {
+		c.t.Errorf("%s binary %s: meta %v, want a stored id", name, bytes, e["meta"])
+	}
+	return meta["replayed"] == true
+}
+
+// Storing needs its own policy (extension 'persistence'): a user who may
+// broadcast on a topic but not store there gets a clear refusal from send
+// and httpSend, and nothing is delivered or kept.
+func TestPersistNeedsPolicy(t *testing.T) {
+	t.Parallel()
+	g := startPrivate(t)
+	scratch := "user:" + subA + ":scratch"
+	a := g.startClientKey(t, "2119", userToken(t, "authenticated", subA))
+	svc := g.startClientKey(t, "2119", userToken(t, "service_role", ""))
+	svc.subscribed(private(scratch, nil))
+	a.subscribed(private(scratch, map[string]any{"config": map[string]any{"private": true, "broadcast": map[string]any{"ack": true}}}))
+
+	a.send(map[string]any{"cmd": "send", "name": scratch, "event": "ev", "payload": map[string]any{"n": 1}, "persist": true})
+	want := "You do not have permissions to store messages on this Channel topic: " + scratch
+	if e := a.expect("send", func(e event) bool { return e.str("kind") == "sent" }); !strings.Contains(e.str("result"), want) {
+		t.Errorf("send with persist, no persistence policy: %v; want %q", e, want)
+	}
+	a.send(map[string]any{"cmd": "httpSend", "name": scratch, "event": "ev", "payload": map[string]any{"n": 2}, "persist": true})
+	if e := a.expect("httpSend", func(e event) bool { return e.str("kind") == "httpSent" }); !strings.Contains(e.str("error"), want) {
+		t.Errorf("httpSend with persist, no persistence policy: %v; want %q", e, want)
+	}
+	// Without persist the same user broadcasts there.
+	a.send(map[string]any{"cmd": "send", "name": scratch, "event": "ev", "payload": map[string]any{"n": 3}})
+	svc.dbBroadcast(scratch, "ev", 3)
+	svc.noBroadcast(scratch, 1)
+	svc.noBroadcast(scratch, 2)
+	exec1(t, g.db, fmt.Sprintf(`DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM realtime.messages WHERE topic = %s AND payload IS NOT NULL) THEN
+    RAISE EXCEPTION 'a message was stored without the persistence policy';
+  END IF; END $$`, "'"+scratch+"'"))
 }
 
 // replication_ready: the system event once the stream is live.
