@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,10 +72,18 @@ type conn struct {
 	exp expiries
 }
 
+// outFrame is one WebSocket message to send: pre, data and post in that
+// order. A postgres_changes push keeps its channel's envelope in pre and
+// post and the payload, shared by every socket it goes to, in data, so
+// that a change to thousands of differently named channels is rendered
+// once and not copied per socket until the writer frames it. Other frames
+// are all data.
 type outFrame struct {
-	data   []byte
-	binary bool
+	pre, data, post []byte
+	binary          bool
 }
+
+func (f outFrame) size() int { return len(f.pre) + len(f.data) + len(f.post) }
 
 func newConn(srv *Server, id uint64, ws *websocket.Conn, codec phoenix.Codec, token string) *conn {
 	c := &conn{
@@ -104,7 +113,7 @@ func (c *conn) enqueue(frame []byte, binary bool) bool {
 		c.mu.Unlock()
 		return false
 	}
-	c.queue = append(c.queue, outFrame{frame, binary})
+	c.queue = append(c.queue, outFrame{data: frame, binary: binary})
 	c.queued += len(frame)
 	c.startWriterLocked()
 	c.mu.Unlock()
@@ -129,14 +138,14 @@ func (c *conn) tryPush(f outFrame) pushResult {
 	if c.closing != nil {
 		return pushClosed
 	}
-	if len(c.queue) > 0 && c.queued+len(f.data) > c.srv.cfg.OutboundQueueBytes {
+	if len(c.queue) > 0 && c.queued+f.size() > c.srv.cfg.OutboundQueueBytes {
 		if c.fullSince.IsZero() {
 			c.fullSince = time.Now()
 		}
 		return pushFull
 	}
 	c.queue = append(c.queue, f)
-	c.queued += len(f.data)
+	c.queued += f.size()
 	c.startWriterLocked()
 	return pushed
 }
@@ -432,7 +441,7 @@ func (c *conn) writeBatch(batch []outFrame) error {
 	var err error
 	for i, f := range batch {
 		if err == nil && !c.abort.Load() {
-			err = c.cork.writeFrame(f.binary, f.data)
+			err = c.cork.writeFrame(f)
 		}
 		batch[i] = outFrame{}
 	}
@@ -454,7 +463,11 @@ func (c *conn) writeBatchSlowly(batch []outFrame) error {
 			typ = websocket.MessageBinary
 		}
 		if err == nil && !c.abort.Load() {
-			err = c.ws.Write(wctx, typ, f.data)
+			data := f.data
+			if f.pre != nil || f.post != nil {
+				data = slices.Concat(f.pre, f.data, f.post)
+			}
+			err = c.ws.Write(wctx, typ, data)
 		}
 		batch[i] = outFrame{}
 	}

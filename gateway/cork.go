@@ -93,15 +93,15 @@ func (c *corkedConn) uncork() error {
 // itself (pongs, the close frame: each one whole Write) never land inside
 // it. Framing here rather than with websocket.Conn.Write saves, per frame,
 // a context, a timer handoff and a flush into this buffer.
-func (c *corkedConn) writeFrame(isBinary bool, payload []byte) error {
+func (c *corkedConn) writeFrame(f outFrame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	opcode := byte(0x1)
-	if isBinary {
+	if f.binary {
 		opcode = 0x2
 	}
 	b := append(c.buf, 0x80|opcode)
-	switch n := len(payload); {
+	switch n := f.size(); {
 	case n < 126:
 		b = append(b, byte(n))
 	case n <= 0xFFFF:
@@ -110,7 +110,9 @@ func (c *corkedConn) writeFrame(isBinary bool, payload []byte) error {
 		b = append(b, 127)
 		b = binary.BigEndian.AppendUint64(b, uint64(n))
 	}
-	c.buf = append(b, payload...)
+	b = append(b, f.pre...)
+	b = append(b, f.data...)
+	c.buf = append(b, f.post...)
 	if !c.corked || len(c.buf) >= corkLimit {
 		return c.flushLocked()
 	}

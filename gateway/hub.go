@@ -33,12 +33,11 @@ type Hub struct {
 	columns    map[uint32]cachedColumns
 	buf        []byte
 	deliveries []delivery
-	// changeSeq numbers the changes routeV2 saw; frames holds the
-	// postgres_changes frames of the current one by what makes them
-	// differ, so sockets with identical deliveries share the bytes.
+	// changeSeq numbers the changes routeV2 saw; payloads holds the
+	// postgres_changes payloads of the current one by what makes them
+	// differ, so deliveries with identical data share the bytes.
 	changeSeq uint64
-	frames    map[frameKey][]byte
-	payloads  map[frameKey][]byte
+	payloads  map[payloadKey][]byte
 
 	// relay shares rooms and interests with a cluster; nil on a lone gateway.
 	relay Relay

@@ -14,6 +14,9 @@ type pgSub struct {
 	ch    *channel
 	topic string
 	b     *binding
+	// pre and post wrap a payload into this channel's push in its socket's
+	// serializer (phoenix.Codec.Envelope).
+	pre, post []byte
 	// indexed is set when the index holds it by its equality filter.
 	indexed bool
 	// ops has bit 1<<op set for each operation the binding wants, and
@@ -25,6 +28,7 @@ type pgSub struct {
 
 func newPGSub(c *conn, ch *channel, topic string, b *binding) *pgSub {
 	s := &pgSub{c: c, ch: ch, topic: topic, b: b, filtered: len(b.filter) > 0}
+	s.pre, s.post = c.codec.Envelope(topic, phoenix.EventPostgresChanges)
 	for _, op := range []replication.Op{replication.Insert, replication.Update, replication.Delete} {
 		if b.wants(op.String()) {
 			s.ops |= 1 << op
@@ -217,9 +221,9 @@ func (s *pgSub) matches(ch *replication.Change) bool {
 // delivery is one postgres_changes frame for one socket and topic, with the
 // ids of every binding of that channel the change matched.
 type delivery struct {
-	c     *conn
-	topic string
-	ids   []uint32
+	c         *conn
+	pre, post []byte
+	ids       []uint32
 	// selected is the union of the matched bindings' select lists, or nil
 	// when one of them wants every column.
 	selected map[string]bool
@@ -276,51 +280,33 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 			return
 		}
 		s.ch.routed, s.ch.delivery = h.changeSeq, len(h.deliveries)
-		h.deliveries = append(h.deliveries, delivery{c: s.c, topic: s.topic, ids: append(h.idsBuf(), s.b.id), view: view})
+		h.deliveries = append(h.deliveries, delivery{c: s.c, pre: s.pre, post: s.post, ids: append(h.idsBuf(), s.b.id), view: view})
 		h.deliveries[len(h.deliveries)-1].addSelect(s.b)
 	})
 	if len(h.deliveries) == 0 {
 		return
 	}
-	if h.frames == nil {
-		h.frames, h.payloads = map[frameKey][]byte{}, map[frameKey][]byte{}
+	if h.payloads == nil {
+		h.payloads = map[payloadKey][]byte{}
 	}
-	clear(h.frames)
 	clear(h.payloads)
 	var all []byte
 	var allByView map[*authz.View][]byte
-	// When channels are named apart (each client its own name), frames
-	// never repeat and remembering them costs more than it saves: after
-	// 64 frames without a repeat, stop.
-	remember, repeats := true, 0
-	for i, d := range h.deliveries {
-		if i == 64 && repeats == 0 {
-			remember = false
-		}
+	for _, d := range h.deliveries {
+		// Payloads with every column the role may see depend only on the
+		// view and the binding ids: rendered once, shared by every socket
+		// and channel name that has them.
 		shared := d.all || (d.view != nil && refused(d.view, ch))
-		var key, pkey frameKey
+		var key payloadKey
 		if shared {
-			// Same data and binding ids: same payload; and the same topic
-			// and serializer: same frame.
-			pkey = frameKey{view: d.view}
+			key.view = d.view
 			if len(d.ids) == 1 {
-				pkey.id = d.ids[0]
+				key.id = d.ids[0]
 			} else {
-				pkey.ids = string(appendIDs(nil, d.ids))
+				key.ids = string(appendIDs(nil, d.ids))
 			}
-			key = pkey
-			key.topic, key.codec = d.topic, d.c.codecIndex
-			if frame, ok := h.frames[key]; ok {
-				repeats++
-				h.queueChange(d.c, frame)
-				continue
-			}
-			if p, ok := h.payloads[pkey]; ok {
-				frame := d.c.codec.Append(make([]byte, 0, len(p)+len(d.topic)+64), phoenix.Message{Topic: d.topic, Event: "postgres_changes", Payload: p})
-				if remember {
-					h.frames[key] = frame
-				}
-				h.queueChange(d.c, frame)
+			if p, ok := h.payloads[key]; ok {
+				h.queueFrame(d.c, outFrame{pre: d.pre, data: p, post: d.post})
 				continue
 			}
 		}
@@ -350,24 +336,20 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 		p = append(p, `,"ids":[`...)
 		p = appendIDs(p, d.ids)
 		p = append(p, "]}"...)
-		frame := d.c.codec.Append(make([]byte, 0, len(p)+len(d.topic)+64), phoenix.Message{Topic: d.topic, Event: "postgres_changes", Payload: p})
 		if shared {
-			h.payloads[pkey], h.frames[key] = p, frame
+			h.payloads[key] = p
 		}
-		h.queueChange(d.c, frame)
+		h.queueFrame(d.c, outFrame{pre: d.pre, data: p, post: d.post})
 	}
 }
 
-// frameKey is what makes two postgres_changes frames of one change differ
-// when both carry every column the role may see: the role's view, the
-// binding ids (one, or several joined), the channel's topic and the
-// socket's serializer. Without topic and serializer it keys the payload.
-type frameKey struct {
-	view  *authz.View
-	id    uint32
-	ids   string
-	topic string
-	codec int
+// payloadKey is what makes two postgres_changes payloads of one change
+// differ when both carry every column the role may see: the role's view
+// and the binding ids (one, or several joined).
+type payloadKey struct {
+	view *authz.View
+	id   uint32
+	ids  string
 }
 
 func appendIDs(p []byte, ids []uint32) []byte {
@@ -395,10 +377,10 @@ func (h *Hub) idsBuf() []uint32 {
 // queueChange hands a change frame to c and counts it.
 func (h *Hub) queueChange(c *conn, frame []byte) { h.queueFrame(c, outFrame{data: frame}) }
 
-// queueFrame is queueChange for a frame of either kind (text or binary).
+// queueFrame is queueChange for a frame of any shape.
 func (h *Hub) queueFrame(c *conn, f outFrame) {
 	if h.stalled.deliverFrame(c, f) {
 		h.stats.messages.Add(1)
-		h.stats.bytes.Add(int64(len(f.data)))
+		h.stats.bytes.Add(int64(f.size()))
 	}
 }

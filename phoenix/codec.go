@@ -18,6 +18,12 @@ type Codec interface {
 	Decode(frame []byte) (Message, error)
 	// Append appends the encoding of m (one text frame) to dst.
 	Append(dst []byte, m Message) []byte
+	// Envelope returns what goes before and after a push's payload: for
+	// any non-empty payload p, pre+p+post is Append of
+	// Message{Topic: topic, Event: event, Payload: p}. A server that sends
+	// one payload on many topics keeps each topic's envelope and shares
+	// the payload's bytes, instead of a whole frame per topic.
+	Envelope(topic, event string) (pre, post []byte)
 }
 
 // V1 is the vsn 1.0.0 serializer: {"topic","event","payload","ref","join_ref"}.
@@ -111,6 +117,13 @@ func (v1) Append(dst []byte, m Message) []byte {
 	return append(dst, '}')
 }
 
+func (v1) Envelope(topic, event string) (pre, post []byte) {
+	pre = AppendString([]byte(`{"event":`), event)
+	pre = append(pre, `,"payload":`...)
+	post = AppendString([]byte(`,"ref":null,"topic":`), topic)
+	return pre, append(post, '}')
+}
+
 type v2 struct{}
 
 func (v2) Vsn() string { return "2.0.0" }
@@ -161,6 +174,13 @@ func (v2) Append(dst []byte, m Message) []byte {
 	dst = append(dst, ',')
 	dst = appendPayload(dst, m.Payload)
 	return append(dst, ']')
+}
+
+func (v2) Envelope(topic, event string) (pre, post []byte) {
+	pre = AppendString([]byte(`[null,null,`), topic)
+	pre = append(pre, ',')
+	pre = AppendString(pre, event)
+	return append(pre, ','), []byte{']'}
 }
 
 func appendPayload(dst []byte, p json.RawMessage) []byte {

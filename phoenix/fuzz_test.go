@@ -49,3 +49,23 @@ func compact(p json.RawMessage) json.RawMessage {
 	}
 	return b.Bytes()
 }
+
+// FuzzEnvelope: the envelope around a payload is byte for byte the frame
+// Append makes, for any topic and event, in both serializers.
+func FuzzEnvelope(f *testing.F) {
+	f.Add("realtime:public:notes", "postgres_changes", `{"data":1}`)
+	f.Add("realtime:\"quoted\"\u2028", "ev\x00", `[]`)
+	f.Fuzz(func(t *testing.T, topic, event, payload string) {
+		if payload == "" {
+			return // Append writes {} for an empty payload; envelopes wrap real ones
+		}
+		for _, c := range []Codec{V1, V2} {
+			pre, post := c.Envelope(topic, event)
+			got := append(append(append([]byte{}, pre...), payload...), post...)
+			want := c.Append(nil, Message{Topic: topic, Event: event, Payload: []byte(payload)})
+			if string(got) != string(want) {
+				t.Fatalf("vsn %s: envelope gives %q, Append %q", c.Vsn(), got, want)
+			}
+		}
+	})
+}

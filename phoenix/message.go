@@ -17,6 +17,8 @@ const (
 	EventSystem      = "system"
 	EventBroadcast   = "broadcast"
 	EventPresence    = "presence"
+	// EventPostgresChanges pushes a change to a postgres_changes binding.
+	EventPostgresChanges = "postgres_changes"
 )
 
 // Message is one Phoenix message in either direction. An empty JoinRef or Ref
