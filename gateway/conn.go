@@ -53,11 +53,6 @@ type conn struct {
 	// fullSince is when a router first found the queue full; it ends when
 	// the writer takes the queue.
 	fullSince time.Time
-	// waitDebt is how long the router has waited for this socket's queue,
-	// less what time has repaid since debtAt (see pushWait). Owned by the
-	// router goroutine.
-	waitDebt time.Duration
-	debtAt   time.Time
 	// lastRoute is the stalledQueues.route that last handed this socket a
 	// frame. Owned by the router goroutine.
 	lastRoute uint64
@@ -150,21 +145,14 @@ func (c *conn) tryPush(f outFrame) pushResult {
 	return pushed
 }
 
-// waitRepaid is the share of elapsed time by which a socket's wait debt
-// shrinks: a socket may make the router wait SlowConsumerGrace in one
-// stretch, but over time at most a tenth of the time, so a client that
-// reads steadily but too slowly cannot set everyone's pace for long.
-const waitRepaid = 0.1
-
 // pushWait queues a change frame, waiting for the writer to make room: a
 // client that keeps reading paces the router, and so the replication
-// stream, instead of being dropped in the middle of a bulk write. The time
-// the router spends waiting, when charge says others wait because of this
-// socket, or when the socket wrote nothing at all meanwhile, is its debt
-// (repaid at waitRepaid of elapsed time); a socket whose debt reaches
-// SlowConsumerGrace is closed as a slow consumer. The router calls it
-// outside the hub's lock, and is the only one to touch the debt.
-func (c *conn) pushWait(f outFrame, charge bool) bool {
+// stream, instead of being dropped in the middle of a bulk write. The router
+// calls it outside the hub's lock, only when most of the sockets of a
+// batch are behind (see stalledQueues.flush). The wait is bounded by
+// SlowConsumerGrace from when the queue was found full, so sockets that
+// stopped reading all at once cost the router one grace, not one each.
+func (c *conn) pushWait(f outFrame) bool {
 	for {
 		switch c.tryPush(f) {
 		case pushed:
@@ -172,50 +160,86 @@ func (c *conn) pushWait(f outFrame, charge bool) bool {
 		case pushClosed:
 			return false
 		}
-		now := time.Now()
-		c.repayWait(now)
-		// Without progress the budget runs from when the queue was found
-		// full, not from this wait: many sockets that stopped reading at
-		// once cost the router one grace, not one each.
 		c.mu.Lock()
 		fullSince := c.fullSince
 		c.mu.Unlock()
-		wait := c.srv.cfg.SlowConsumerGrace - c.waitDebt
+		wait := c.srv.cfg.SlowConsumerGrace
 		if !fullSince.IsZero() {
-			wait -= now.Sub(fullSince)
+			wait -= time.Since(fullSince)
 		}
 		if wait <= 0 {
-			c.close(reasonSlowConsumer, fmt.Sprintf("slow consumer: more than %d bytes waiting to be sent; routing waited %v for it",
-				c.srv.cfg.OutboundQueueBytes, c.waitDebt.Round(time.Millisecond)))
+			c.close(reasonSlowConsumer, c.slowReason())
 			return false
 		}
+		began := time.Now()
 		t := time.NewTimer(wait)
-		progress := true
 		select {
 		case <-c.space:
 		case <-t.C:
-			progress = false
 		}
 		t.Stop()
-		waited := time.Since(now)
-		if !progress {
-			// Nothing written for all the time it had left: it stopped
-			// reading, whoever else is waiting.
-			charge = true
-		}
-		if charge {
-			c.waitDebt += waited
-		}
-		c.srv.routerWait.Add(int64(waited))
+		c.srv.routerWait.Add(int64(time.Since(began)))
 	}
 }
 
-// repayWait shrinks the wait debt for the time since it last changed.
-func (c *conn) repayWait(now time.Time) {
-	if !c.debtAt.IsZero() {
-		c.waitDebt = max(0, c.waitDebt-time.Duration(waitRepaid*float64(now.Sub(c.debtAt))))
+// minorityWait bounds, per batch and in all, how long the router waits for
+// sockets that are behind while most others are not. It waits only for one
+// at twice its queue limit: a client that reads makes room within it, one
+// that hardly reads is closed rather than waited for longer.
+const minorityWait = 50 * time.Millisecond
+
+// pushOver queues a change frame for a socket that is behind while most
+// others are not, so that waiting for it would make everyone wait. Its
+// queue may grow past OutboundQueueBytes, up to twice that, for at most
+// SlowConsumerGrace from when it was found full (reset whenever its
+// writer takes the queue). At twice the limit the router waits for room
+// until deadline (minorityWait after the batch's first such wait); a
+// socket that is still behind then, or for longer than the grace, is
+// closed as a slow consumer. So a client reading slowly, however
+// steadily, cannot set the others' pace.
+func (c *conn) pushOver(f outFrame, deadline time.Time) bool {
+	limit := c.srv.cfg.OutboundQueueBytes
+	for {
+		c.mu.Lock()
+		if c.closing != nil {
+			c.mu.Unlock()
+			return false
+		}
+		if c.fullSince.IsZero() {
+			c.fullSince = time.Now()
+		}
+		if time.Since(c.fullSince) >= c.srv.cfg.SlowConsumerGrace {
+			c.closeLocked(reasonSlowConsumer, c.slowReason())
+			c.mu.Unlock()
+			return false
+		}
+		if len(c.queue) == 0 || c.queued+f.size() <= 2*limit {
+			c.queue = append(c.queue, f)
+			c.queued += f.size()
+			c.startWriterLocked()
+			c.mu.Unlock()
+			return true
+		}
+		c.mu.Unlock()
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			c.close(reasonSlowConsumer, c.slowReason())
+			return false
+		}
+		began := time.Now()
+		t := time.NewTimer(wait)
+		select {
+		case <-c.space:
+		case <-t.C:
+		}
+		t.Stop()
+		c.srv.routerWait.Add(int64(time.Since(began)))
 	}
-	c.debtAt = now
+}
+
+func (c *conn) slowReason() string {
+	return fmt.Sprintf("slow consumer: more than %d bytes waiting to be sent for %v",
+		c.srv.cfg.OutboundQueueBytes, c.srv.cfg.SlowConsumerGrace)
 }
 
 // send encodes m with the socket's serializer and queues it.

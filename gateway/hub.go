@@ -432,17 +432,26 @@ func (s *stalledQueues) deliverFrame(c *conn, f outFrame) bool {
 	return true
 }
 
-// flush waits for each stalled socket in turn (each at most its grace),
-// and starts the next Route. The waits count against a socket's budget
-// only when the stalled sockets are a minority of those this Route
-// delivered to: a few laggards are keeping the others waiting. When most
-// are behind, as in a bulk write faster than clients read, waiting passes
-// the backpressure on to the WAL, and every reading client gets every row.
+// flush settles the frames of sockets whose queues were full. When most
+// of the sockets this Route delivered to are behind, as in a bulk write
+// faster than clients read, it waits for each in turn: the backpressure
+// goes to the WAL and every reading client gets every row. When only a
+// few are behind, waiting would make everyone else wait for them: their
+// frames go over the queue limit instead (conn.pushOver), and whoever
+// does not catch up is closed. The router waits for a minority at most
+// minorityWait per batch.
 func (s *stalledQueues) flush() {
-	charge := 2*len(s.order) < s.sockets
+	minority := 2*len(s.order) <= s.sockets
+	deadline := time.Now().Add(minorityWait)
 	for _, c := range s.order {
 		for _, f := range s.frames[c] {
-			if !c.pushWait(f, charge) {
+			pushed := false
+			if minority {
+				pushed = c.pushOver(f, deadline)
+			} else {
+				pushed = c.pushWait(f)
+			}
+			if !pushed {
 				break
 			}
 		}

@@ -130,8 +130,9 @@ func TestZeroGraceClosesAFullSocket(t *testing.T) {
 
 // A client that reads steadily, but slower than changes come, used to set
 // the pace of every other client for as long as it kept reading: its grace
-// started over whenever its writer took the queue. Now the router's waits
-// on it add up, and it is closed once they reach the grace.
+// started over whenever its writer took the queue. Now nobody waits for a
+// minority of laggards: its queue runs over the limit, and it is closed
+// once it has been behind for the grace.
 func TestSteadySlowReaderCannotSetThePace(t *testing.T) {
 	// More than the slow reader needs to drain its 16 KiB queue (about
 	// 0.65 s), so that each single wait stays within the grace.
@@ -194,10 +195,12 @@ func TestSteadySlowReaderCannotSetThePace(t *testing.T) {
 	if ts.srv.disconnects[reasonSlowConsumer].Load() != 1 {
 		t.Fatal("the slow but steady reader was never closed as a slow consumer")
 	}
-	// Its debt is repaid at a tenth of elapsed time: the waits may exceed
-	// the grace by that share of the run, not more.
-	if waited > grace+time.Duration(waitRepaid*float64(took))+200*time.Millisecond {
-		t.Errorf("routing waited %v for one socket with a %v grace", waited, grace)
+	// One laggard beside a client that keeps up is a minority: routing
+	// waits for it once, at most minorityWait, when it reaches twice its
+	// queue limit (and, rarely, when the fast client happens to be behind
+	// in the same batch, which makes them a majority).
+	if waited > minorityWait+50*time.Millisecond {
+		t.Errorf("routing waited %v with one slow reader", waited)
 	}
 }
 

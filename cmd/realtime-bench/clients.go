@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -23,8 +26,10 @@ type client struct {
 	key    int  // the rows it should get: k = key, or every row for -1
 	filter bool // subscribed with the eq filter k=eq.key
 	token  string
-	cancel context.CancelFunc
-	done   chan struct{}
+	// readEvery paces a slow client's reads (zero: as fast as it can).
+	readEvery time.Duration
+	cancel    context.CancelFunc
+	done      chan struct{}
 
 	// Owned by the reader.
 	seen      []uint8 // by row index: how many times it arrived
@@ -55,6 +60,11 @@ func openClients(ctx context.Context, base string, o options) ([]*client, error)
 				return nil, err
 			}
 			c.token = token
+		}
+		if i >= o.sockets-o.slow {
+			// The last ones, unfiltered: each reads a share of every row.
+			c.key, c.filter = -1, false
+			c.readEvery = time.Duration(float64(time.Second) / (o.slowShare * float64(max(1, o.rate))))
 		}
 		switch o.vsn {
 		case "2":
@@ -110,7 +120,11 @@ func (c *client) open(ctx context.Context, base string, i int, dbcast bool) erro
 	if c.token != "" {
 		apikey = c.token
 	}
-	ws, _, err := websocket.Dial(dialCtx, base+"/socket/websocket?apikey="+apikey+"&vsn="+vsn, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
+	opts := &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled}
+	if c.readEvery > 0 {
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: smallReceiveBuffer.DialContext}}
+	}
+	ws, _, err := websocket.Dial(dialCtx, base+"/socket/websocket?apikey="+apikey+"&vsn="+vsn, opts)
 	if err != nil {
 		return fmt.Errorf("socket %d: %w", i, err)
 	}
@@ -128,6 +142,18 @@ func (c *client) open(ctx context.Context, base string, i int, dbcast bool) erro
 	}
 	return nil
 }
+
+// smallReceiveBuffer dials with a 4 KiB receive buffer, so that a slow
+// client's backlog piles up in the gateway's queue within seconds rather
+// than in megabytes of kernel buffers.
+var smallReceiveBuffer = &net.Dialer{Control: func(network, address string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	if err != nil {
+		return err
+	}
+	return serr
+}}
 
 // read counts change frames until ctx ends, and heartbeats so that long
 // runs are not closed as idle.
@@ -171,6 +197,12 @@ func (c *client) read(ctx context.Context) {
 		}
 		c.latencies = append(c.latencies, now.Sub(commit))
 		c.received.Add(1)
+		if c.readEvery > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(c.readEvery):
+			}
+		}
 	}
 }
 
@@ -221,13 +253,17 @@ func closeClients(clients []*client) {
 func waitDelivered(ctx context.Context, clients []*client, w *writes, o options, timeout time.Duration) {
 	want := int64(0)
 	for _, c := range clients {
-		want += int64(w.expected(c.key, o.keys))
+		if c.readEvery == 0 {
+			want += int64(w.expected(c.key, o.keys))
+		}
 	}
 	last, lastChange := int64(-1), time.Now()
 	for ctx.Err() == nil {
 		got := int64(0)
 		for _, c := range clients {
-			got += c.received.Load()
+			if c.readEvery == 0 {
+				got += c.received.Load()
+			}
 		}
 		if got >= want {
 			return

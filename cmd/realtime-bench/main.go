@@ -15,6 +15,12 @@
 //
 //	go run ./cmd/realtime-bench -sockets 100 -rate 1000 -duration 10s
 //
+// -slow N makes N of the clients read at -slow-share (1%) of their
+// messages per second through a 4 KiB receive buffer: the slow-consumer
+// policy should close them while the others' latency stays put.
+//
+//	go run ./cmd/realtime-bench -sockets 1000 -slow 1 -rate 100 -duration 60s -filtered 0 -burst 0 -env OUTBOUND_QUEUE_BYTES=65536
+//
 // -rls measures authorization: the gateway runs with SECURE_CHANNELS, every
 // socket is a different signed-in user (role authenticated, sub = its key),
 // and the table has RLS with a policy that shows a row to the user whose
@@ -32,6 +38,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -55,6 +62,13 @@ type options struct {
 	// dbcast measures broadcast from the database instead: writers call
 	// realtime.send to one private channel that every socket joins.
 	dbcast bool
+	// slow clients read at slowShare of what they are sent, through a
+	// small receive buffer: the others' figures show whether one laggard
+	// sets their pace. They are left out of the delivery counts.
+	slow      int
+	slowShare float64
+	// env is added to the environment of the gateway the tool starts.
+	env []string
 }
 
 func main() {
@@ -75,6 +89,15 @@ func main() {
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	flag.BoolVar(&o.rls, "rls", false, "authorization: secure channels, one user per key, RLS on the table (see the command's doc)")
 	flag.BoolVar(&o.dbcast, "dbcast", false, "broadcast from the database: writers call realtime.send to one private channel every socket joins (-filtered is ignored)")
+	flag.IntVar(&o.slow, "slow", 0, "clients that read slowly (see -slow-share); left out of the delivery figures, reported apart")
+	flag.Float64Var(&o.slowShare, "slow-share", 0.01, "share of its messages per second a slow client reads")
+	flag.Func("env", "KEY=VALUE for the gateway the tool starts (repeatable), e.g. -env OUTBOUND_QUEUE_BYTES=65536", func(s string) error {
+		if !strings.Contains(s, "=") {
+			return fmt.Errorf("want KEY=VALUE, got %q", s)
+		}
+		o.env = append(o.env, s)
+		return nil
+	})
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

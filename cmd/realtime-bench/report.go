@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // report is the outcome of one run, as a table or JSON.
@@ -18,19 +21,25 @@ type report struct {
 	Options map[string]string `json:"options"`
 	Host    string            `json:"host"`
 
-	RowsWritten       int64   `json:"rows_written"`
-	WriteRowsPerSec   float64 `json:"write_rows_per_sec"`
-	Expected          int64   `json:"messages_expected"`
-	Delivered         int64   `json:"messages_delivered"`
-	Lost              int64   `json:"lost"`
-	Duplicated        int64   `json:"duplicated"`
-	DeliveredPerSec   float64 `json:"delivered_msgs_per_sec"`
-	LatencyP50ms      float64 `json:"latency_p50_ms"`
-	LatencyP95ms      float64 `json:"latency_p95_ms"`
-	LatencyP99ms      float64 `json:"latency_p99_ms"`
-	LatencyMaxms      float64 `json:"latency_max_ms"`
-	BytesPerSocket    float64 `json:"bytes_per_socket"`
-	SocketErrors      int     `json:"socket_errors"`
+	RowsWritten     int64   `json:"rows_written"`
+	WriteRowsPerSec float64 `json:"write_rows_per_sec"`
+	Expected        int64   `json:"messages_expected"`
+	Delivered       int64   `json:"messages_delivered"`
+	Lost            int64   `json:"lost"`
+	Duplicated      int64   `json:"duplicated"`
+	DeliveredPerSec float64 `json:"delivered_msgs_per_sec"`
+	LatencyP50ms    float64 `json:"latency_p50_ms"`
+	LatencyP95ms    float64 `json:"latency_p95_ms"`
+	LatencyP99ms    float64 `json:"latency_p99_ms"`
+	LatencyMaxms    float64 `json:"latency_max_ms"`
+	BytesPerSocket  float64 `json:"bytes_per_socket"`
+	SocketErrors    int     `json:"socket_errors"`
+	// Slow clients (-slow): how many, how many the gateway closed as slow
+	// consumers, and the first close reason.
+	SlowClients       int     `json:"slow_clients,omitempty"`
+	SlowClosed        int     `json:"slow_clients_closed,omitempty"`
+	SlowReason        string  `json:"slow_close_reason,omitempty"`
+	SlowReceived      int64   `json:"slow_messages_received,omitempty"`
 	GatewayCPUPercent float64 `json:"gateway_cpu_percent"`
 	GatewayRSSMiB     float64 `json:"gateway_rss_mib"`
 	GatewayPeakRSSMiB float64 `json:"gateway_peak_rss_mib"`
@@ -46,7 +55,7 @@ func (o options) summary() map[string]string {
 		"sockets": strconv.Itoa(o.sockets), "rate": strconv.Itoa(o.rate), "batch": strconv.Itoa(o.batch),
 		"duration": o.duration.String(), "writers": strconv.Itoa(o.writers), "filtered": fmt.Sprint(o.filtered),
 		"keys": strconv.Itoa(o.keys), "vsn": o.vsn, "burst": strconv.Itoa(o.burst), "rls": strconv.FormatBool(o.rls),
-		"dbcast": strconv.FormatBool(o.dbcast),
+		"dbcast": strconv.FormatBool(o.dbcast), "slow": strconv.Itoa(o.slow), "slow_share": fmt.Sprint(o.slowShare),
 	}
 }
 
@@ -70,7 +79,13 @@ func (r *report) addDelivery(clients []*client, w *writes, o options) {
 	r.WriteRowsPerSec = float64(w.rows) / w.took.Seconds()
 	var lat []time.Duration
 	var bytes int64
+	var fast int
 	for _, c := range clients {
+		if c.readEvery > 0 {
+			r.addSlow(c)
+			continue
+		}
+		fast++
 		r.Expected += int64(w.expected(c.key, o.keys))
 		for i := range w.rows {
 			want := c.key < 0 || int(i)%o.keys == c.key
@@ -95,7 +110,7 @@ func (r *report) addDelivery(clients []*client, w *writes, o options) {
 		}
 	}
 	r.DeliveredPerSec = float64(r.Delivered) / w.took.Seconds()
-	r.BytesPerSocket = float64(bytes) / float64(len(clients))
+	r.BytesPerSocket = float64(bytes) / float64(max(1, fast))
 	slices.Sort(lat)
 	pct := func(p float64) float64 {
 		if len(lat) == 0 {
@@ -106,6 +121,20 @@ func (r *report) addDelivery(clients []*client, w *writes, o options) {
 	r.LatencyP50ms, r.LatencyP95ms, r.LatencyP99ms = pct(.50), pct(.95), pct(.99)
 	if len(lat) > 0 {
 		r.LatencyMaxms = float64(lat[len(lat)-1].Microseconds()) / 1000
+	}
+}
+
+// addSlow counts a slow client apart: what it got, and whether the gateway
+// closed it as a slow consumer (1008).
+func (r *report) addSlow(c *client) {
+	r.SlowClients++
+	r.SlowReceived += c.received.Load()
+	if websocket.CloseStatus(c.err) == websocket.StatusPolicyViolation {
+		r.SlowClosed++
+		var ce websocket.CloseError
+		if errors.As(c.err, &ce) && r.SlowReason == "" {
+			r.SlowReason = ce.Reason
+		}
 	}
 }
 
@@ -144,6 +173,9 @@ func (r *report) writeTable(w io.Writer) {
 	}
 	if r.Gateway != nil {
 		row("burst, gateway to a socket", "%d rows in %.3f s: %.0f rows/s (%.0f%% of bare)", r.Gateway.Rows, r.Gateway.Seconds, r.Gateway.RowsPerSec, 100*r.GatewayVsBare)
+	}
+	if r.SlowClients > 0 {
+		row("slow clients", "%d, %d closed as slow consumers (%q), %d messages read in all", r.SlowClients, r.SlowClosed, r.SlowReason, r.SlowReceived)
 	}
 	if r.SocketErrors > 0 {
 		row("socket errors", "%d", r.SocketErrors)

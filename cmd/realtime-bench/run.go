@@ -61,8 +61,8 @@ const benchSecret = "realtime-bench-secret-realtime-bench-secret"
 var pad = strings.Repeat("x", 64)
 
 func run(ctx context.Context, o options, log *slog.Logger) (*report, error) {
-	if o.sockets < 1 || o.rate < 0 || o.batch < 1 || o.writers < 1 || o.keys < 1 {
-		return nil, errors.New("want -sockets >= 1, -rate >= 0, -batch >= 1, -writers >= 1, -keys >= 1")
+	if o.sockets < 1 || o.rate < 0 || o.batch < 1 || o.writers < 1 || o.keys < 1 || o.slow < 0 || o.slow >= o.sockets || o.slowShare <= 0 {
+		return nil, errors.New("want -sockets >= 1, -rate >= 0, -batch >= 1, -writers >= 1, -keys >= 1, 0 <= -slow < -sockets, -slow-share > 0")
 	}
 	raiseFileLimit(log)
 	rep := &report{Options: o.summary(), Host: hostInfo()}
@@ -105,7 +105,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report, error) {
 
 	base, pid := o.gateway, o.pid
 	if base == "" {
-		g, err := startGateway(ctx, dbURL, o.rls, log)
+		g, err := startGateway(ctx, dbURL, o, log)
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +188,7 @@ type gatewayProcess struct {
 }
 
 // startGateway builds the gateway from this module and starts it on dbURL.
-func startGateway(ctx context.Context, dbURL string, rls bool, log *slog.Logger) (*gatewayProcess, error) {
+func startGateway(ctx context.Context, dbURL string, o options, log *slog.Logger) (*gatewayProcess, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return nil, err
@@ -219,9 +219,10 @@ func startGateway(ctx context.Context, dbURL string, rls bool, log *slog.Logger)
 		"DB_USER="+u.User.Username(), "DB_PASSWORD=postgres", "DB_SSL=false", fmt.Sprintf("PORT=%d", port),
 		"SECURE_CHANNELS=false", `PUBLICATIONS=["realtime_bench"]`, "LOG_LEVEL=warning", "REALTIME_IP_VERSION=IPv4",
 		"MAX_SOCKETS=0", "MAX_JOINS_PER_SECOND=0")
-	if rls {
+	if o.rls {
 		cmd.Env = append(cmd.Env, "SECURE_CHANNELS=true", "JWT_SECRET="+benchSecret)
 	}
+	cmd.Env = append(cmd.Env, o.env...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
