@@ -21,8 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pgrealtime/realtime/cluster"
 	"github.com/pgrealtime/realtime/gateway"
+	"github.com/pgrealtime/realtime/gateway/cluster"
 	"github.com/pgrealtime/realtime/gateway/migrate"
 	"github.com/pgrealtime/realtime/replication"
 )
