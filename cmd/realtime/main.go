@@ -140,14 +140,14 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	var status func() replication.Status
 	if cfg.ClusterNATSURL != "" {
 		// The slot holder confirms what NATS acknowledged, not the hub.
-		hub := gateway.NewHub(log.With("component", "hub"), nil)
 		node, err := cluster.New(cluster.Config{
 			NATSURL: cfg.ClusterNATSURL, Prefix: cfg.ClusterName, Replication: replCfg,
 			RejoinGrace: cfg.RejoinGrace, Logger: log.With("component", "cluster"),
-		}, hub)
+		})
 		if err != nil {
 			return err
 		}
+		hub := gateway.NewHub(log.With("component", "hub"), nil)
 		hub.SetRelay(node)
 		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, node); err != nil {
 			return err
@@ -155,7 +155,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		setPolicy(srv, cfg, dbcast, &closers)
 		status = node.Status
 		close(routed) // the node routes and confirms by NATS acknowledgement
-		wg.Go(func() { node.Run(replCtx) })
+		wg.Go(func() { node.Run(replCtx, hub) })
 	} else {
 		stream, err := replication.New(replCfg)
 		if err != nil {
