@@ -20,7 +20,7 @@ func benchConns(b testing.TB, n int, codec phoenix.Codec) (*Server, []*conn) {
 	cfg.SecureChannels = false
 	cfg.OutboundQueueBytes = 1 << 30
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := NewHub(log, nil)
+	hub := NewHub(HubOptions{Logger: log})
 	srv, err := NewServer(cfg, log, hub, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -46,9 +46,6 @@ type (
 	BinaryBroadcast = cluster.BinaryBroadcast
 )
 
-// SetRelay connects the hub to a cluster. Call it before serving.
-func (h *Hub) SetRelay(r Relay) { h.relay = r }
-
 // interestOf is what ch needs from other gateways.
 func interestOf(ch *channel) cluster.Interest {
 	var in cluster.Interest

@@ -74,12 +74,6 @@ func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Serve
 		s.auth = newAuthenticator(cfg.JWTSecret, jwks, cfg.ClaimValidators)
 	}
 	s.mets = newMetrics(s)
-	hub.latency = s.mets.latency
-	hub.maxRecordBytes = cfg.MaxRecordBytes
-	hub.maxBroadcastBytes = cfg.MaxBroadcastBytes
-	if err := s.initAuthz(); err != nil {
-		return nil, err
-	}
 	return s, nil
 }
 

@@ -34,7 +34,7 @@ func newTestServer(t testing.TB, mod func(*Config)) *testServer {
 		mod(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := NewHub(log, nil)
+	hub := NewHub(HubOptions{Logger: log, MaxRecordBytes: cfg.MaxRecordBytes, MaxBroadcastBytes: cfg.MaxBroadcastBytes})
 	srv, err := NewServer(cfg, log, hub, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -459,7 +459,7 @@ func TestJoinWaitsForTheFirstSlot(t *testing.T) {
 	cfg.SecureChannels = false
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	repl := notYetLive{started: make(chan struct{})}
-	srv, err := NewServer(cfg, log, NewHub(log, nil), repl)
+	srv, err := NewServer(cfg, log, NewHub(HubOptions{Logger: log}), repl)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pglogrepl"
+
 	"github.com/pgrealtime/realtime/gateway"
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/gateway/cluster"
 	"github.com/pgrealtime/realtime/gateway/migrate"
 	"github.com/pgrealtime/realtime/replication"
@@ -138,8 +141,11 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	var wg sync.WaitGroup
 	var srv *gateway.Server
 	var status func() replication.Status
+	authorizer, err := newAuthorizer(cfg, log)
+	if err != nil {
+		return err
+	}
 	if cfg.ClusterNATSURL != "" {
-		// The slot holder confirms what NATS acknowledged, not the hub.
 		node, err := cluster.New(cluster.Config{
 			NATSURL: cfg.ClusterNATSURL, Prefix: cfg.ClusterName, Replication: replCfg,
 			RejoinGrace: cfg.RejoinGrace, Logger: log.With("component", "cluster"),
@@ -147,8 +153,8 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		if err != nil {
 			return err
 		}
-		hub := gateway.NewHub(log.With("component", "hub"), nil)
-		hub.SetRelay(node)
+		// The slot holder confirms what NATS acknowledged, not the hub.
+		hub := gateway.NewHub(hubOptions(cfg, log, authorizer, nil, node))
 		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, node); err != nil {
 			return err
 		}
@@ -161,7 +167,7 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		if err != nil {
 			return err
 		}
-		hub := gateway.NewHub(log.With("component", "hub"), stream.Confirm)
+		hub := gateway.NewHub(hubOptions(cfg, log, authorizer, stream.Confirm, nil))
 		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, stream); err != nil {
 			return err
 		}
@@ -237,6 +243,45 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	wg.Wait()
 	log.Info("stopped", "confirmed_lsn", status().ConfirmedLSN.String(), "took", time.Since(began).Round(time.Millisecond))
 	return runErr
+}
+
+// newAuthorizer returns who decides which subscriber may see which change
+// when channels are secure, and nil when they are not.
+func newAuthorizer(cfg gateway.Config, log *slog.Logger) (*authz.Authorizer, error) {
+	if !cfg.SecureChannels {
+		return nil, nil
+	}
+	// Not DB_AFTER_CONNECT_QUERY: it sets up the gateway's own connections
+	// (search_path TO _realtime in Supabase's self-hosted stack), and the
+	// checks must run as the subscriber's own session would, or policies
+	// calling functions with unqualified names would fail and hide rows.
+	return authz.New(authz.Config{
+		ConnString:   cfg.ConnString(),
+		Publications: cfg.Publications,
+		Logger:       log.With("component", "authz"),
+	})
+}
+
+// hubOptions is everything the hub is built with: confirm is the lone
+// gateway's stream, relay the cluster node (one of them is nil).
+func hubOptions(cfg gateway.Config, log *slog.Logger, a *authz.Authorizer, confirm func(pglogrepl.LSN), relay gateway.Relay) gateway.HubOptions {
+	return gateway.HubOptions{
+		Logger:            log.With("component", "hub"),
+		Confirm:           confirm,
+		Relay:             relay,
+		Authorizer:        a,
+		MaxRecordBytes:    cfg.MaxRecordBytes,
+		MaxBroadcastBytes: noLimitIfZero(cfg.MaxBroadcastBytes),
+	}
+}
+
+// noLimitIfZero maps a size from the environment, where 0 means no limit,
+// to an option where 0 means the default and a negative value no limit.
+func noLimitIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // health asks the local gateway whether it is live, for HEALTHCHECK in
