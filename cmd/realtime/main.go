@@ -21,10 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pglogrepl"
-
 	"github.com/pgrealtime/realtime/gateway"
-	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/gateway/cluster"
 	"github.com/pgrealtime/realtime/gateway/migrate"
 	"github.com/pgrealtime/realtime/replication"
@@ -78,18 +75,18 @@ version  print the version
 `
 
 func serve(ctx context.Context) error {
-	cfg, err := gateway.FromEnv(os.LookupEnv)
+	cfg, err := FromEnv(os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := newLogger(cfg)
-	if ignored := gateway.IgnoredEnv(os.LookupEnv); len(ignored) > 0 {
+	if ignored := IgnoredEnv(os.LookupEnv); len(ignored) > 0 {
 		log.Info("ignoring settings of the supabase/realtime 2.x image that mean nothing to this gateway", "ignored", strings.Join(ignored, "; "))
 	}
 	return run(ctx, cfg, log, nil)
 }
 
-func newLogger(cfg gateway.Config) *slog.Logger {
+func newLogger(cfg Config) *slog.Logger {
 	var level slog.Level
 	switch strings.ToLower(cfg.LogLevel) {
 	case "debug":
@@ -113,17 +110,12 @@ func newLogger(cfg gateway.Config) *slog.Logger {
 // only then stop replication with a final confirmation of that position.
 // ready, if not nil, is called with the listening address once the server
 // accepts.
-func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(addr string)) error {
+func run(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr string)) error {
 	pubs, dbcast := prepareSchema(ctx, cfg, log.With("component", "schema"))
-	replCfg := replication.Config{
-		ConnString:        cfg.ConnString(),
-		Publications:      pubs,
-		SlotName:          cfg.SlotName,
-		TemporarySlot:     cfg.TemporarySlot,
-		MaxLagMB:          cfg.MaxLagMB,
-		RecreateStuckSlot: cfg.RecreateStuckSlot,
-		Logger:            log.With("component", "replication"),
-		AfterConnect:      cfg.AfterConnectQuery,
+	replCfg := cfg.replicationConfig(pubs, log)
+	policy := cfg.policy(dbcast)
+	if policy != nil {
+		defer policy.Close()
 	}
 	replCtx, stopRepl := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRepl()
@@ -132,33 +124,23 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	routeCtx, stopRouting := context.WithCancel(replCtx)
 	defer stopRouting()
 	routed := make(chan struct{})
-	var closers []func()
-	defer func() {
-		for _, c := range closers {
-			c()
-		}
-	}()
 	var wg sync.WaitGroup
 	var srv *gateway.Server
 	var status func() replication.Status
-	authorizer, err := newAuthorizer(cfg, log)
+	authorizer, err := cfg.authorizer(log)
 	if err != nil {
 		return err
 	}
 	if cfg.ClusterNATSURL != "" {
-		node, err := cluster.New(cluster.Config{
-			NATSURL: cfg.ClusterNATSURL, Prefix: cfg.ClusterName, Replication: replCfg,
-			RejoinGrace: cfg.RejoinGrace, Logger: log.With("component", "cluster"),
-		})
+		node, err := cluster.New(cfg.clusterConfig(replCfg, log))
 		if err != nil {
 			return err
 		}
 		// The slot holder confirms what NATS acknowledged, not the hub.
-		hub := gateway.NewHub(hubOptions(cfg, log, authorizer, nil, node))
-		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, node); err != nil {
+		hub := gateway.NewHub(cfg.hubOptions(log, authorizer, nil, node))
+		if srv, err = gateway.NewServer(cfg.serverOptions(log, policy), hub, node); err != nil {
 			return err
 		}
-		setPolicy(srv, cfg, dbcast, &closers)
 		status = node.Status
 		close(routed) // the node routes and confirms by NATS acknowledgement
 		wg.Go(func() { node.Run(replCtx, hub) })
@@ -167,11 +149,10 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 		if err != nil {
 			return err
 		}
-		hub := gateway.NewHub(hubOptions(cfg, log, authorizer, stream.Confirm, nil))
-		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, stream); err != nil {
+		hub := gateway.NewHub(cfg.hubOptions(log, authorizer, stream.Confirm, nil))
+		if srv, err = gateway.NewServer(cfg.serverOptions(log, policy), hub, stream); err != nil {
 			return err
 		}
-		setPolicy(srv, cfg, dbcast, &closers)
 		status = stream.Status
 		batches := make(chan replication.Batch, 16)
 		wg.Go(func() { stream.Run(replCtx, batches) })
@@ -243,45 +224,6 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	wg.Wait()
 	log.Info("stopped", "confirmed_lsn", status().ConfirmedLSN.String(), "took", time.Since(began).Round(time.Millisecond))
 	return runErr
-}
-
-// newAuthorizer returns who decides which subscriber may see which change
-// when channels are secure, and nil when they are not.
-func newAuthorizer(cfg gateway.Config, log *slog.Logger) (*authz.Authorizer, error) {
-	if !cfg.SecureChannels {
-		return nil, nil
-	}
-	// Not DB_AFTER_CONNECT_QUERY: it sets up the gateway's own connections
-	// (search_path TO _realtime in Supabase's self-hosted stack), and the
-	// checks must run as the subscriber's own session would, or policies
-	// calling functions with unqualified names would fail and hide rows.
-	return authz.New(authz.Config{
-		ConnString:   cfg.ConnString(),
-		Publications: cfg.Publications,
-		Logger:       log.With("component", "authz"),
-	})
-}
-
-// hubOptions is everything the hub is built with: confirm is the lone
-// gateway's stream, relay the cluster node (one of them is nil).
-func hubOptions(cfg gateway.Config, log *slog.Logger, a *authz.Authorizer, confirm func(pglogrepl.LSN), relay gateway.Relay) gateway.HubOptions {
-	return gateway.HubOptions{
-		Logger:            log.With("component", "hub"),
-		Confirm:           confirm,
-		Relay:             relay,
-		Authorizer:        a,
-		MaxRecordBytes:    cfg.MaxRecordBytes,
-		MaxBroadcastBytes: noLimitIfZero(cfg.MaxBroadcastBytes),
-	}
-}
-
-// noLimitIfZero maps a size from the environment, where 0 means no limit,
-// to an option where 0 means the default and a negative value no limit.
-func noLimitIfZero(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
 }
 
 // health asks the local gateway whether it is live, for HEALTHCHECK in
