@@ -1,10 +1,3 @@
-// Command realtime is the gateway binary: a drop-in replacement for the
-// supabase/realtime server that streams PostgreSQL changes to realtime-js
-// clients over WebSockets.
-//
-//	realtime [serve]   run the gateway, configured from the environment
-//	realtime demo      start a throwaway local PostgreSQL with the status-board
-//	                   schema and run the gateway on it
 package main
 
 import (
