@@ -10,30 +10,6 @@ import (
 	"github.com/pgrealtime/realtime/gateway/authz"
 )
 
-// initAuthz gives the hub an authorizer when channels are secure. Without a
-// replication stream (unit tests of the sockets) there is no database to
-// ask, and changes are only those the tests route by hand.
-func (s *Server) initAuthz() error {
-	if !s.cfg.SecureChannels || s.repl == nil {
-		return nil
-	}
-	// Not DB_AFTER_CONNECT_QUERY: it sets up the gateway's own connections
-	// (search_path TO _realtime in Supabase's self-hosted stack), and the
-	// checks must run as the subscriber's own session would, or policies
-	// calling functions with unqualified names would fail and hide rows.
-	a, err := authz.New(authz.Config{
-		ConnString:   s.cfg.ConnString(),
-		Publications: s.cfg.Publications,
-		Logger:       s.log.With("component", "authz"),
-	})
-	if err != nil {
-		return err
-	}
-	s.hub.authz = a
-	s.mets.registry.MustRegister(authzMetrics{a})
-	return nil
-}
-
 // authzMetrics exposes the authorizer's counters at scrape time.
 type authzMetrics struct{ a *authz.Authorizer }
 

@@ -123,7 +123,7 @@ func TestDataFramesOfEveryLengthReachTheClient(t *testing.T) {
 // it.
 func TestWriteDeadlineFollowsTheWrites(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	ts := newTestServer(t, func(c *Config) { c.WriteTimeout = timeout })
+	ts := newTestServer(t, func(c *Options) { c.WriteTimeout = timeout })
 	cl := ts.dial(t, "")
 	joinV1(t, cl, "realtime:*", "1")
 	for range 3 {

@@ -50,7 +50,7 @@ func TestCORSAnyOriginByDefault(t *testing.T) {
 }
 
 func TestCORSConfiguredOrigins(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.CORSOrigins = []string{"https://app.example.com"} })
+	ts := newTestServer(t, func(c *Options) { c.CORSOrigins = []string{"https://app.example.com"} })
 	resp := preflight(t, ts.httpURL()+"/api/broadcast", "https://app.example.com")
 	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" || resp.Header.Get("Vary") == "" {
 		t.Errorf("allowed origin: %d %v", resp.StatusCode, resp.Header)

@@ -106,8 +106,7 @@ func jsonEqual(a, b any) bool {
 }
 
 func TestDBBroadcastDropsCounted(t *testing.T) {
-	h := NewHub(slog.New(slog.DiscardHandler), nil)
-	h.maxBroadcastBytes = 16
+	h := NewHub(HubOptions{Logger: slog.New(slog.DiscardHandler), MaxBroadcastBytes: 16})
 	valid := func(payload string) map[string]*string {
 		return map[string]*string{"topic": ptr("room"), "extension": ptr("broadcast"), "payload": ptr(payload),
 			"event": ptr("ev"), "private": ptr("f"), "id": ptr("0b6f1d0e-7f3a-4c1e-9d55-2b8f2f6a8c11")}

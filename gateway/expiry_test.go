@@ -20,7 +20,7 @@ func signed(t *testing.T, exp time.Time) string {
 }
 
 func secureServer(t *testing.T) *testServer {
-	return newTestServer(t, func(c *Config) { c.SecureChannels, c.JWTSecret = true, testSecret })
+	return newTestServer(t, func(c *Options) { c.SecureChannels, c.JWTSecret = true, testSecret })
 }
 
 // A v1 topic channel whose token expires gets phx_error with its join ref,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
@@ -52,8 +53,9 @@ type Hub struct {
 	pending      []replication.Batch
 
 	stats hubStats
-	// latency observes commit-to-queue time per routed change; may be nil.
-	latency interface{ Observe(float64) }
+	// latency observes commit-to-queue time per routed change. The hub
+	// owns it; the server's /metrics exposes it.
+	latency prometheus.Histogram
 	// maxRecordBytes marks larger changes TooLarge; 0 = no limit.
 	maxRecordBytes int
 	// maxBroadcastBytes drops larger broadcasts from the database; 0 = no limit.
@@ -77,13 +79,24 @@ type hubStats struct {
 	lastLSN  atomic.Uint64
 }
 
-// NewHub returns a hub that calls confirm with a transaction's commit LSN
-// once it has handed every change of the transaction to the sockets' queues.
-func NewHub(log *slog.Logger, confirm func(pglogrepl.LSN)) *Hub {
-	if confirm == nil {
-		confirm = func(pglogrepl.LSN) {}
+// NewHub returns a hub configured by opts (see HubOptions for the zero
+// values). Route or Run it; sockets reach it through a Server.
+func NewHub(opts HubOptions) *Hub {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default().With("component", "hub")
 	}
-	return &Hub{log: log, confirm: confirm, v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
+	if opts.Confirm == nil {
+		opts.Confirm = func(pglogrepl.LSN) {}
+	}
+	return &Hub{log: opts.Logger, confirm: opts.Confirm, relay: opts.Relay, authz: opts.Authorizer,
+		maxRecordBytes:    orDefault(opts.MaxRecordBytes, DefaultMaxRecordBytes),
+		maxBroadcastBytes: orDefault(opts.MaxBroadcastBytes, DefaultMaxBroadcastBytes),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "realtime_commit_to_send_seconds",
+			Help:    "Time from a transaction's commit in PostgreSQL to its change being queued for the sockets.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
 		v1chans: map[v1Key]*channel{}}
 }
 
@@ -211,9 +224,7 @@ func (h *Hub) routeBatch(b replication.Batch, ra *routeAuth) {
 		h.stalled.flush()
 		delay := time.Since(b.Changes[len(b.Changes)-1].CommitTime)
 		h.stats.lag.Store(int64(delay))
-		if h.latency != nil {
-			h.latency.Observe(delay.Seconds())
-		}
+		h.latency.Observe(delay.Seconds())
 		h.stats.changes.Add(int64(len(b.Changes)))
 	}
 	if b.Commit {

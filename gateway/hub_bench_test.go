@@ -16,12 +16,9 @@ import (
 // queues, which the benchmark empties between rounds.
 func benchConns(b testing.TB, n int, codec phoenix.Codec) (*Server, []*conn) {
 	b.Helper()
-	cfg := Defaults()
-	cfg.SecureChannels = false
-	cfg.OutboundQueueBytes = 1 << 30
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := NewHub(log, nil)
-	srv, err := NewServer(cfg, log, hub, nil)
+	hub := NewHub(HubOptions{Logger: log})
+	srv, err := NewServer(Options{Logger: log, OutboundQueueBytes: 1 << 30}, hub, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

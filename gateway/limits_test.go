@@ -17,7 +17,7 @@ import (
 // A change past MAX_RECORD_BYTES still reaches its subscribers, with the
 // original's 413 and only the small values.
 func TestRecordOverLimitIsMarkedAndTrimmed(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.MaxRecordBytes = 1000 })
+	ts := newTestServerHub(t, nil, func(h *HubOptions) { h.MaxRecordBytes = 1000 })
 	v1 := ts.dial(t, "vsn=1.0.0")
 	joinV1(t, v1, "realtime:public:todos:id=eq.7", "1")
 	v2 := ts.dial(t, "vsn=2.0.0")
@@ -53,7 +53,7 @@ func TestRecordOverLimitIsMarkedAndTrimmed(t *testing.T) {
 // Joins past MAX_JOINS_PER_SECOND are refused with a reason; the socket and
 // its channels stay.
 func TestJoinFloodIsRefused(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.MaxJoinsPerSecond, c.MaxChannelsPerSocket = 5, 1000 })
+	ts := newTestServer(t, func(c *Options) { c.MaxJoinsPerSecond, c.MaxChannelsPerSocket = 5, 1000 })
 	c := ts.dial(t, "vsn=1.0.0")
 	refused := 0
 	for i := range 50 {
@@ -81,7 +81,7 @@ func TestJoinFloodIsRefused(t *testing.T) {
 // Past MAX_SOCKETS a new socket is refused with 503 and a reason, and one
 // is admitted again once a socket left.
 func TestMaxSockets(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.MaxSockets = 2 })
+	ts := newTestServer(t, func(c *Options) { c.MaxSockets = 2 })
 	a := ts.dial(t, "vsn=1.0.0")
 	ts.dial(t, "vsn=1.0.0")
 	_, resp, err := websocket.Dial(t.Context(), ts.url+"/socket/websocket?vsn=1.0.0", nil)
@@ -107,7 +107,7 @@ func TestMaxSockets(t *testing.T) {
 // one batch far larger than what the socket and its queue hold is routed
 // without waiting, and the socket is closed as a slow consumer.
 func TestZeroGraceClosesAFullSocket(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.OutboundQueueBytes, c.SlowConsumerGrace, c.WriteTimeout = 16<<10, 0, time.Second })
+	ts := newTestServer(t, func(c *Options) { c.OutboundQueueBytes, c.SlowConsumerGrace, c.WriteTimeout = 16<<10, -1, time.Second })
 	slow := dialTinyBuffer(t, ts.url+"/socket/websocket")
 	slow.Write(t.Context(), websocket.MessageText, []byte(`{"topic":"realtime:*","event":"phx_join","payload":{},"ref":"1"}`))
 	for ts.hub.stats.channels.Load() != 1 {
@@ -137,7 +137,7 @@ func TestSteadySlowReaderCannotSetThePace(t *testing.T) {
 	// More than the slow reader needs to drain its 16 KiB queue (about
 	// 0.65 s), so that each single wait stays within the grace.
 	const grace = time.Second
-	ts := newTestServer(t, func(c *Config) {
+	ts := newTestServer(t, func(c *Options) {
 		c.OutboundQueueBytes, c.SlowConsumerGrace, c.WriteTimeout = 16<<10, grace, 5*time.Second
 	})
 	slow := dialTinyBuffer(t, ts.url+"/socket/websocket")
@@ -207,7 +207,7 @@ func TestSteadySlowReaderCannotSetThePace(t *testing.T) {
 // A bulk write faster than any client reads: every client that keeps
 // reading gets every change, however the router's waits fall among them.
 func TestBulkWritePacedByReadingClients(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.OutboundQueueBytes, c.SlowConsumerGrace = 16<<10, 2*time.Second })
+	ts := newTestServer(t, func(c *Options) { c.OutboundQueueBytes, c.SlowConsumerGrace = 16<<10, 2*time.Second })
 	const clients, n = 5, 20000
 	got := make(chan int, clients)
 	for i := range clients {
@@ -237,7 +237,7 @@ func TestBulkWritePacedByReadingClients(t *testing.T) {
 // each in turn: their budgets run from when their queues were found full.
 func TestManyStuckSocketsCostOneGrace(t *testing.T) {
 	const grace, stuck = 300 * time.Millisecond, 10
-	ts := newTestServer(t, func(c *Config) {
+	ts := newTestServer(t, func(c *Options) {
 		c.OutboundQueueBytes, c.SlowConsumerGrace, c.WriteTimeout = 16<<10, grace, 3*time.Second
 	})
 	for range stuck {

@@ -10,11 +10,10 @@ import (
 
 // metrics exposes the gateway's counters in the Prometheus format. It reads
 // the counters the server and hub keep anyway, at scrape time, so the hot
-// path pays for nothing but the latency histogram.
+// path pays for nothing but the hub's latency histogram.
 type metrics struct {
 	s        *Server
 	registry *prometheus.Registry
-	latency  prometheus.Histogram
 
 	sockets, channels, changes, messages, bytes, disconnects, badFrames, panics, refused, lagSeconds *prometheus.Desc
 	live, lag, reconnects, confirmed, routerWait                                                     *prometheus.Desc
@@ -25,13 +24,8 @@ func newMetrics(s *Server) *metrics {
 		return prometheus.NewDesc("realtime_"+name, help, labels, nil)
 	}
 	m := &metrics{
-		s:        s,
-		registry: prometheus.NewRegistry(),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "realtime_commit_to_send_seconds",
-			Help:    "Time from a transaction's commit in PostgreSQL to its change being queued for the sockets.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}),
+		s:           s,
+		registry:    prometheus.NewRegistry(),
 		sockets:     d("sockets", "Open WebSocket connections."),
 		channels:    d("channels", "Joined channels (topics) over all sockets."),
 		lagSeconds:  d("replication_lag_seconds", "Commit-to-routing delay of the last transaction routed: how far behind PostgreSQL the gateway delivers."),
@@ -48,7 +42,10 @@ func newMetrics(s *Server) *metrics {
 		confirmed:   d("replication_confirmed_lsn", "Last LSN confirmed to PostgreSQL."),
 		routerWait:  d("router_wait_seconds_total", "Time routing spent waiting for sockets whose queues were full; every subscriber waited with it."),
 	}
-	m.registry.MustRegister(m, m.latency, dbcastCollector{s.hub})
+	m.registry.MustRegister(m, s.hub.latency, dbcastCollector{s.hub})
+	if a := s.hub.authz; a != nil {
+		m.registry.MustRegister(authzMetrics{a})
+	}
 	return m
 }
 

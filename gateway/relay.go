@@ -5,101 +5,61 @@ import (
 	"encoding/json"
 
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/cluster"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
 // Relay shares one gateway's traffic with the other gateways of a cluster:
 // it brings in the changes and room messages the local channels need, and
-// carries out the broadcasts and presence made here. The cluster package
-// implements it; a single gateway has none.
+// carries out the broadcasts and presence made here. *cluster.Node
+// implements it; a single gateway has none. The values it takes are
+// cluster's plain Go values; how they travel is the cluster's business.
 type Relay interface {
 	// Watch returns once everything published by other gateways from now on
 	// for the interest's tables and room reaches this gateway, so that a
 	// join acknowledged after it misses nothing.
-	Watch(ctx context.Context, in Interest) error
+	Watch(ctx context.Context, in cluster.Interest) error
 	// Unwatch ends one Watch. It must not block: the hub calls it under its lock.
-	Unwatch(in Interest)
+	Unwatch(in cluster.Interest)
 	// PublishRoom sends a broadcast made on this gateway to the others.
 	PublishRoom(m RoomMessage)
 	// PublishPresence sends a change of this gateway's presence in a room.
-	PublishPresence(p PresenceDiff)
+	PublishPresence(p cluster.PresenceDiff)
 }
 
-// Interest is what one channel needs from the cluster.
-type Interest struct {
-	// Tables are the tables whose changes the channel may match: Schema or
-	// Table is filters.Wildcard for any.
-	Tables []TableRef
-	// Room is the channel's broadcast and presence room, if it has one.
-	Room *RoomRef
-}
+// The hub and a cluster node each drive the other through an interface the
+// other satisfies: the node is the hub's Relay, the hub is the node's Hub.
+var (
+	_ Relay       = (*cluster.Node)(nil)
+	_ cluster.Hub = (*Hub)(nil)
+)
 
-// TableRef names a table, or with wildcards a set of them.
-type TableRef struct{ Schema, Table string }
-
-// RoomRef names a room: public and private channels of one topic differ.
-type RoomRef struct {
-	Private bool   `json:"private,omitempty"`
-	Topic   string `json:"topic"`
-}
-
-// RoomMessage is a broadcast in a form every gateway can deliver.
-type RoomMessage struct {
-	Room RoomRef `json:"room"`
-	// JSON is the payload of a JSON broadcast push ({"event","payload","type"}).
-	JSON json.RawMessage `json:"json,omitempty"`
-	// Binary is a user broadcast sent in a binary frame (vsn 2.0.0).
-	Binary *BinaryBroadcast `json:"binary,omitempty"`
-	// ID is the id of a stored (persisted) broadcast: a member that has
-	// just replayed it does not get it again.
-	ID string `json:"id,omitempty"`
-}
-
-// BinaryBroadcast is the content of a binary user broadcast.
-type BinaryBroadcast struct {
-	Event    string `json:"event"`
-	Metadata []byte `json:"metadata,omitempty"`
-	Encoding byte   `json:"encoding"`
-	Payload  []byte `json:"payload"`
-}
-
-// PresenceDiff is one gateway's presence joins and leaves in a room.
-type PresenceDiff struct {
-	Room RoomRef `json:"room"`
-	// Node is the gateway the presences live on.
-	Node string `json:"node"`
-	// Full says Joins is all of Node's presence in the room: what is not in
-	// it has left. Gateways send it to a gateway that just joined the room.
-	Full   bool            `json:"full,omitempty"`
-	Joins  []PresenceEntry `json:"joins,omitempty"`
-	Leaves []PresenceEntry `json:"leaves,omitempty"`
-}
-
-// PresenceEntry is one tracked presence: its key, its phx_ref and its meta
-// (the tracked payload with phx_ref in it).
-type PresenceEntry struct {
-	Key  string          `json:"key"`
-	Ref  string          `json:"ref"`
-	Meta json.RawMessage `json:"meta,omitempty"`
-}
-
-// SetRelay connects the hub to a cluster. Call it before serving.
-func (h *Hub) SetRelay(r Relay) { h.relay = r }
+// The hub's own broadcasts are cluster.RoomMessage values from the start,
+// local or not, so that one rendering serves both; these names keep the
+// gateway's code speaking of rooms, not of the cluster.
+type (
+	// RoomMessage is a broadcast in a form every gateway can deliver.
+	RoomMessage = cluster.RoomMessage
+	// RoomRef names a room: public and private channels of one topic differ.
+	RoomRef = cluster.RoomRef
+	// BinaryBroadcast is the content of a binary user broadcast.
+	BinaryBroadcast = cluster.BinaryBroadcast
+)
 
 // interestOf is what ch needs from other gateways.
-func interestOf(ch *channel) Interest {
-	var in Interest
+func interestOf(ch *channel) cluster.Interest {
+	var in cluster.Interest
 	if ch.v1 != nil {
-		in.Tables = append(in.Tables, TableRef{Schema: ch.v1.Schema, Table: tableOrWildcard(ch.v1.Table)})
+		in.Tables = append(in.Tables, cluster.TableRef{Schema: ch.v1.Schema, Table: tableOrWildcard(ch.v1.Table)})
 	}
 	for _, s := range ch.subs {
-		in.Tables = append(in.Tables, TableRef{Schema: s.b.schema, Table: tableOrWildcard(s.b.table)})
+		in.Tables = append(in.Tables, cluster.TableRef{Schema: s.b.schema, Table: tableOrWildcard(s.b.table)})
 	}
 	if ch.room != nil {
-		in.Room = &RoomRef{Private: ch.room.private, Topic: ch.room.topic}
+		in.Room = &cluster.RoomRef{Private: ch.room.private, Topic: ch.room.topic}
 		// Broadcasts from the database arrive as changes of
 		// realtime.messages, or of its daily partitions.
-		in.Tables = append(in.Tables, TableRef{Schema: "realtime", Table: filters.Wildcard})
+		in.Tables = append(in.Tables, cluster.TableRef{Schema: "realtime", Table: filters.Wildcard})
 	}
 	return in
 }
@@ -169,17 +129,17 @@ func (h *Hub) sharePresence(k roomKey, joins, leaves map[string][]presenceMeta) 
 	if h.relay == nil {
 		return
 	}
-	h.relay.PublishPresence(PresenceDiff{Room: k.ref(), Joins: presenceEntries(joins, false), Leaves: presenceEntries(leaves, true)})
+	h.relay.PublishPresence(cluster.PresenceDiff{Room: k.ref(), Joins: presenceEntries(joins, false), Leaves: presenceEntries(leaves, true)})
 }
 
-func presenceEntries(metas map[string][]presenceMeta, refOnly bool) []PresenceEntry {
-	var out []PresenceEntry
+func presenceEntries(metas map[string][]presenceMeta, refOnly bool) []cluster.PresenceEntry {
+	var out []cluster.PresenceEntry
 	for key, ms := range metas {
 		for _, m := range ms {
 			if m.c == nil {
 				continue // another gateway's: that gateway speaks for it
 			}
-			e := PresenceEntry{Key: key, Ref: m.ref}
+			e := cluster.PresenceEntry{Key: key, Ref: m.ref}
 			if !refOnly {
 				e.Meta = m.meta
 			}
@@ -206,12 +166,12 @@ func (h *Hub) SharePresence(ref RoomRef) {
 	if len(joins) == 0 {
 		return
 	}
-	h.relay.PublishPresence(PresenceDiff{Room: ref, Full: true, Joins: joins})
+	h.relay.PublishPresence(cluster.PresenceDiff{Room: ref, Full: true, Joins: joins})
 }
 
 // ApplyPresence takes another gateway's presence change for a room that
 // has channels here, and tells the local members what joined and left.
-func (h *Hub) ApplyPresence(p PresenceDiff) {
+func (h *Hub) ApplyPresence(p cluster.PresenceDiff) {
 	if p.Node == "" {
 		return
 	}

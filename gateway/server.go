@@ -31,7 +31,8 @@ const startupJoinWait = 8 * time.Second
 
 // Server is the HTTP and WebSocket front of the gateway.
 type Server struct {
-	cfg  Config
+	// cfg is the Options it was built with, defaults filled in.
+	cfg  Options
 	log  *slog.Logger
 	hub  *Hub
 	repl Replication
@@ -58,28 +59,24 @@ type Server struct {
 	corkBufs sync.Pool
 }
 
-// NewServer builds a server. repl may be nil (no health from replication and
+// NewServer builds a server from opts (see Options for zero values) and
+// the hub its sockets join. repl may be nil (no health from replication and
 // no topic checks), which only tests use.
-func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
+func NewServer(opts Options, hub *Hub, repl Replication) (*Server, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, hub: hub, repl: repl, conns: map[*conn]struct{}{}}
-	if cfg.SecureChannels {
+	s := &Server{cfg: opts, log: opts.Logger, hub: hub, repl: repl, policy: opts.Policy, conns: map[*conn]struct{}{}}
+	if opts.SecureChannels {
 		var jwks []verificationKey
-		if cfg.JWKS != "" {
-			// Validate parsed it already.
-			jwks, _ = parseJWKS(cfg.JWKS)
+		if opts.JWKS != "" {
+			// withDefaults parsed it already.
+			jwks, _ = parseJWKS(opts.JWKS)
 		}
-		s.auth = newAuthenticator(cfg.JWTSecret, jwks, cfg.ClaimValidators)
+		s.auth = newAuthenticator(opts.JWTSecret, jwks, opts.ClaimValidators)
 	}
 	s.mets = newMetrics(s)
-	hub.latency = s.mets.latency
-	hub.maxRecordBytes = cfg.MaxRecordBytes
-	hub.maxBroadcastBytes = cfg.MaxBroadcastBytes
-	if err := s.initAuthz(); err != nil {
-		return nil, err
-	}
 	return s, nil
 }
 

@@ -26,16 +26,24 @@ type testServer struct {
 	hub *Hub
 }
 
-func newTestServer(t testing.TB, mod func(*Config)) *testServer {
+func newTestServer(t testing.TB, mod func(*Options)) *testServer {
 	t.Helper()
-	cfg := Defaults()
-	cfg.SecureChannels = false
-	if mod != nil {
-		mod(&cfg)
-	}
+	return newTestServerHub(t, mod, nil)
+}
+
+// newTestServerHub is newTestServer with options for the hub too.
+func newTestServerHub(t testing.TB, mod func(*Options), modHub func(*HubOptions)) *testServer {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := NewHub(log, nil)
-	srv, err := NewServer(cfg, log, hub, nil)
+	opts, hubOpts := Options{Logger: log}, HubOptions{Logger: log}
+	if mod != nil {
+		mod(&opts)
+	}
+	if modHub != nil {
+		modHub(&hubOpts)
+	}
+	hub := NewHub(hubOpts)
+	srv, err := NewServer(opts, hub, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +193,7 @@ func TestBadInputGetsErrorsAndSocketSurvives(t *testing.T) {
 }
 
 func TestOversizedFrameClosesOnlyThatSocket(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.MaxFrameBytes = 1024 })
+	ts := newTestServer(t, func(c *Options) { c.MaxFrameBytes = 1024 })
 	bad := ts.dial(t, "")
 	good := ts.dial(t, "")
 	bad.send(`{"topic":"phoenix","event":"heartbeat","payload":{"x":"` + strings.Repeat("a", 2048) + `"},"ref":"1"}`)
@@ -251,7 +259,7 @@ func TestRouteOncePerMatchingTopic(t *testing.T) {
 }
 
 func TestSlowConsumerIsDisconnectedWithReason(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) {
+	ts := newTestServer(t, func(c *Options) {
 		c.OutboundQueueBytes, c.SlowConsumerGrace, c.WriteTimeout = 64<<10, 200*time.Millisecond, time.Second
 	})
 	slow := ts.dial(t, "")
@@ -284,7 +292,7 @@ func TestSlowConsumerIsDisconnectedWithReason(t *testing.T) {
 }
 
 func TestRouterWaitsForAReadingClient(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.OutboundQueueBytes, c.SlowConsumerGrace = 16<<10, 5*time.Second })
+	ts := newTestServer(t, func(c *Options) { c.OutboundQueueBytes, c.SlowConsumerGrace = 16<<10, 5*time.Second })
 	c := ts.dial(t, "")
 	joinV1(t, c, "realtime:*", "1")
 	const n = 2000 // about 1 MB of frames through a 16 KiB queue
@@ -304,7 +312,7 @@ func TestRouterWaitsForAReadingClient(t *testing.T) {
 // While routing waits for a full socket, it holds no lock: other sockets
 // join (and get their replies) meanwhile.
 func TestJoinsGoOnWhileRoutingWaits(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.OutboundQueueBytes, c.SlowConsumerGrace = 16<<10, 3*time.Second })
+	ts := newTestServer(t, func(c *Options) { c.OutboundQueueBytes, c.SlowConsumerGrace = 16<<10, 3*time.Second })
 	slow := dialTinyBuffer(t, ts.url+"/socket/websocket")
 	slow.Write(t.Context(), websocket.MessageText, []byte(`{"topic":"realtime:*","event":"phx_join","payload":{},"ref":"1"}`))
 	time.Sleep(100 * time.Millisecond) // the join is handled
@@ -370,7 +378,7 @@ func dialTinyBuffer(t *testing.T, url string) *websocket.Conn {
 
 func TestSecureChannels(t *testing.T) {
 	const secret = "super-secret-jwt-token-with-at-least-32-characters"
-	ts := newTestServer(t, func(c *Config) { c.SecureChannels, c.JWTSecret = true, secret })
+	ts := newTestServer(t, func(c *Options) { c.SecureChannels, c.JWTSecret = true, secret })
 	sign := func(claims jwt.MapClaims, key string, method jwt.SigningMethod) string {
 		s, err := jwt.NewWithClaims(method, claims).SignedString([]byte(key))
 		if err != nil {
@@ -401,7 +409,7 @@ func TestSecureChannels(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.ExposeMetrics = true })
+	ts := newTestServer(t, func(c *Options) { c.ExposeMetrics = true })
 	c := ts.dial(t, "")
 	joinV1(t, c, "realtime:*", "1")
 	ts.hub.Route(serviceUpdate("1", "1", "2"))
@@ -417,23 +425,6 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
-	}
-}
-
-func TestListenFamily(t *testing.T) {
-	cfg, err := FromEnv(func(k string) (string, bool) {
-		v, ok := map[string]string{"REALTIME_IP_VERSION": "IPv4", "SECURE_CHANNELS": "false"}[k]
-		return v, ok
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if network, addr := cfg.Listen(); network != "tcp4" || addr != "0.0.0.0:4000" {
-		t.Fatalf("IPv4: Listen() = %s %s", network, addr)
-	}
-	cfg.IPv4Only = false
-	if network, addr := cfg.Listen(); network != "tcp" || addr != ":4000" {
-		t.Fatalf("default: Listen() = %s %s", network, addr)
 	}
 }
 
@@ -455,11 +446,9 @@ func (n notYetLive) WaitLive(ctx context.Context) error {
 }
 
 func TestJoinWaitsForTheFirstSlot(t *testing.T) {
-	cfg := Defaults()
-	cfg.SecureChannels = false
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	repl := notYetLive{started: make(chan struct{})}
-	srv, err := NewServer(cfg, log, NewHub(log, nil), repl)
+	srv, err := NewServer(Options{Logger: log}, NewHub(HubOptions{Logger: log}), repl)
 	if err != nil {
 		t.Fatal(err)
 	}

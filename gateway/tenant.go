@@ -94,7 +94,7 @@ func (s *Server) adminToken(r *http.Request) bool {
 	}
 	var jwks []verificationKey
 	if s.cfg.JWKS != "" {
-		// Validate parsed it already.
+		// NewServer parsed it already.
 		jwks, _ = parseJWKS(s.cfg.JWKS)
 	}
 	// Built per request rather than kept on the Server: health checks come

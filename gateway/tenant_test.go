@@ -47,7 +47,7 @@ func do(t *testing.T, c *http.Client, method, url string, header map[string]stri
 }
 
 func TestTenantFromHost(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.TenantFromHost = true })
+	ts := newTestServer(t, func(c *Options) { c.TenantFromHost = true })
 	hc := ts.viaHost()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -86,7 +86,7 @@ func TestTenantHostIgnoredByDefault(t *testing.T) {
 
 func TestTenantHealth(t *testing.T) {
 	const secret = "super-secret-jwt-token-with-at-least-32-characters"
-	ts := newTestServer(t, func(c *Config) { c.SecureChannels, c.JWTSecret, c.TenantFromHost = true, secret, true })
+	ts := newTestServer(t, func(c *Options) { c.SecureChannels, c.JWTSecret, c.TenantFromHost = true, secret, true })
 	anon, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"role": "anon", "iss": "supabase", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
 	if err != nil {
 		t.Fatal(err)

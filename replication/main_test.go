@@ -15,13 +15,13 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgrealtime/realtime/test/localpg"
+	"github.com/pgrealtime/realtime/test/localpg/pgtest"
 )
 
-var suite localpg.Suite
+var suite pgtest.Suite
 
 func TestMain(m *testing.M) {
-	code := localpg.Main(m, &suite)
+	code := pgtest.Main(m, &suite)
 	if code == 0 {
 		if leaks := leakedGoroutines(10 * time.Second); leaks != "" {
 			fmt.Fprintf(os.Stderr, "goroutines left running after the tests:\n%s\n", leaks)

@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pgrealtime/realtime/gateway"
 	"github.com/pgrealtime/realtime/test/localpg"
 )
 
@@ -56,7 +55,7 @@ func demo(ctx context.Context) error {
 		return err
 	}
 
-	cfg := gateway.Defaults()
+	cfg := Defaults()
 	cfg.DBHost, cfg.DBPort, cfg.DBName, cfg.DBUser, cfg.DBSSL = "127.0.0.1", cluster.Port, "postgres", "postgres", false
 	cfg.SecureChannels = false
 	if p, ok := os.LookupEnv("PORT"); ok {

@@ -7,8 +7,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-
-	"github.com/pgrealtime/realtime/gateway"
 )
 
 // No Docker engine runs where these tests run, so the compose files in
@@ -111,7 +109,7 @@ func TestDeploySupabaseOverride(t *testing.T) {
 	// Compose merges environment maps key by key, the override winning.
 	env := maps.Clone(supabaseRealtimeEnv)
 	maps.Copy(env, svc.env)
-	cfg, err := gateway.FromEnv(lookupIn(env))
+	cfg, err := FromEnv(lookupIn(env))
 	if err != nil {
 		t.Fatalf("the gateway does not start with the merged environment:\n%v", err)
 	}
@@ -161,7 +159,7 @@ func TestDeployArticleCompose(t *testing.T) {
 	if len(svc.env) == 0 {
 		t.Fatalf("%s: no environment read for the realtime service", path)
 	}
-	if _, err := gateway.FromEnv(lookupIn(svc.env)); err != nil {
+	if _, err := FromEnv(lookupIn(svc.env)); err != nil {
 		t.Errorf("the gateway does not start with the environment of %s:\n%v", path, err)
 	}
 	if svc.env["DB_HOST"] != "db" {

@@ -1,10 +1,3 @@
-// Command realtime is the gateway binary: a drop-in replacement for the
-// supabase/realtime server that streams PostgreSQL changes to realtime-js
-// clients over WebSockets.
-//
-//	realtime [serve]   run the gateway, configured from the environment
-//	realtime demo      start a throwaway local PostgreSQL with the status-board
-//	                   schema and run the gateway on it
 package main
 
 import (
@@ -21,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pgrealtime/realtime/cluster"
 	"github.com/pgrealtime/realtime/gateway"
+	"github.com/pgrealtime/realtime/gateway/cluster"
 	"github.com/pgrealtime/realtime/gateway/migrate"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -75,18 +68,18 @@ version  print the version
 `
 
 func serve(ctx context.Context) error {
-	cfg, err := gateway.FromEnv(os.LookupEnv)
+	cfg, err := FromEnv(os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := newLogger(cfg)
-	if ignored := gateway.IgnoredEnv(os.LookupEnv); len(ignored) > 0 {
+	if ignored := IgnoredEnv(os.LookupEnv); len(ignored) > 0 {
 		log.Info("ignoring settings of the supabase/realtime 2.x image that mean nothing to this gateway", "ignored", strings.Join(ignored, "; "))
 	}
 	return run(ctx, cfg, log, nil)
 }
 
-func newLogger(cfg gateway.Config) *slog.Logger {
+func newLogger(cfg Config) *slog.Logger {
 	var level slog.Level
 	switch strings.ToLower(cfg.LogLevel) {
 	case "debug":
@@ -110,17 +103,12 @@ func newLogger(cfg gateway.Config) *slog.Logger {
 // only then stop replication with a final confirmation of that position.
 // ready, if not nil, is called with the listening address once the server
 // accepts.
-func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(addr string)) error {
+func run(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr string)) error {
 	pubs, dbcast := prepareSchema(ctx, cfg, log.With("component", "schema"))
-	replCfg := replication.Config{
-		ConnString:        cfg.ConnString(),
-		Publications:      pubs,
-		SlotName:          cfg.SlotName,
-		TemporarySlot:     cfg.TemporarySlot,
-		MaxLagMB:          cfg.MaxLagMB,
-		RecreateStuckSlot: cfg.RecreateStuckSlot,
-		Logger:            log.With("component", "replication"),
-		AfterConnect:      cfg.AfterConnectQuery,
+	replCfg := cfg.replicationConfig(pubs, log)
+	policy := cfg.policy(dbcast)
+	if policy != nil {
+		defer policy.Close()
 	}
 	replCtx, stopRepl := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRepl()
@@ -129,43 +117,35 @@ func run(ctx context.Context, cfg gateway.Config, log *slog.Logger, ready func(a
 	routeCtx, stopRouting := context.WithCancel(replCtx)
 	defer stopRouting()
 	routed := make(chan struct{})
-	var closers []func()
-	defer func() {
-		for _, c := range closers {
-			c()
-		}
-	}()
 	var wg sync.WaitGroup
 	var srv *gateway.Server
 	var status func() replication.Status
+	authorizer, err := cfg.authorizer(log)
+	if err != nil {
+		return err
+	}
 	if cfg.ClusterNATSURL != "" {
-		// The slot holder confirms what NATS acknowledged, not the hub.
-		hub := gateway.NewHub(log.With("component", "hub"), nil)
-		node, err := cluster.New(cluster.Config{
-			NATSURL: cfg.ClusterNATSURL, Prefix: cfg.ClusterName, Replication: replCfg,
-			RejoinGrace: cfg.RejoinGrace, Logger: log.With("component", "cluster"),
-		}, hub)
+		node, err := cluster.New(cfg.clusterConfig(replCfg, log))
 		if err != nil {
 			return err
 		}
-		hub.SetRelay(node)
-		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, node); err != nil {
+		// The slot holder confirms what NATS acknowledged, not the hub.
+		hub := gateway.NewHub(cfg.hubOptions(log, authorizer, nil, node))
+		if srv, err = gateway.NewServer(cfg.serverOptions(log, policy), hub, node); err != nil {
 			return err
 		}
-		setPolicy(srv, cfg, dbcast, &closers)
 		status = node.Status
 		close(routed) // the node routes and confirms by NATS acknowledgement
-		wg.Go(func() { node.Run(replCtx) })
+		wg.Go(func() { node.Run(replCtx, hub) })
 	} else {
 		stream, err := replication.New(replCfg)
 		if err != nil {
 			return err
 		}
-		hub := gateway.NewHub(log.With("component", "hub"), stream.Confirm)
-		if srv, err = gateway.NewServer(cfg, log.With("component", "server"), hub, stream); err != nil {
+		hub := gateway.NewHub(cfg.hubOptions(log, authorizer, stream.Confirm, nil))
+		if srv, err = gateway.NewServer(cfg.serverOptions(log, policy), hub, stream); err != nil {
 			return err
 		}
-		setPolicy(srv, cfg, dbcast, &closers)
 		status = stream.Status
 		batches := make(chan replication.Batch, 16)
 		wg.Go(func() { stream.Run(replCtx, batches) })

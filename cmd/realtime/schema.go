@@ -9,9 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgrealtime/realtime/gateway"
 	"github.com/pgrealtime/realtime/gateway/migrate"
-	"github.com/pgrealtime/realtime/gateway/policy"
 )
 
 // schemaTimeout bounds the migrations at start: a database that does not
@@ -23,7 +21,7 @@ const schemaTimeout = 30 * time.Second
 // the user's, plus the messages publication when broadcast from the
 // database can work. A problem is logged with what to do about it, and the
 // gateway goes on without that feature: postgres_changes never depends on it.
-func prepareSchema(ctx context.Context, cfg gateway.Config, log *slog.Logger) (pubs []string, ok bool) {
+func prepareSchema(ctx context.Context, cfg Config, log *slog.Logger) (pubs []string, ok bool) {
 	pubs = cfg.Publications
 	ctx, cancel := context.WithTimeout(ctx, schemaTimeout)
 	defer cancel()
@@ -56,18 +54,6 @@ func prepareSchema(ctx context.Context, cfg gateway.Config, log *slog.Logger) (p
 		pubs = append(slices.Clone(pubs), migrate.Publication)
 	}
 	return pubs, true
-}
-
-// setPolicy lets srv authorize private channels by RLS when the schema
-// they are checked against is in place; the checker's pool is closed with
-// the closers when run returns.
-func setPolicy(srv *gateway.Server, cfg gateway.Config, schemaReady bool, closers *[]func()) {
-	if !schemaReady {
-		return
-	}
-	p := policy.New(cfg.ConnString(), cfg.AfterConnectQuery)
-	srv.SetPolicy(p)
-	*closers = append(*closers, p.Close)
 }
 
 // unreachable: no database answered, or it is still starting. A server

@@ -14,12 +14,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgrealtime/realtime/test/harness"
-	"github.com/pgrealtime/realtime/test/localpg"
+	"github.com/pgrealtime/realtime/test/localpg/pgtest"
 )
 
-var suite localpg.Suite
+var suite pgtest.Suite
 
-func TestMain(m *testing.M) { os.Exit(localpg.Main(m, &suite)) }
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &suite)) }
 
 const (
 	user1 = "11111111-1111-1111-1111-111111111111"

@@ -12,12 +12,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgrealtime/realtime/test/localpg"
+	"github.com/pgrealtime/realtime/test/localpg/pgtest"
 )
 
-var suite localpg.Suite
+var suite pgtest.Suite
 
-func TestMain(m *testing.M) { os.Exit(localpg.Main(m, &suite)) }
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &suite)) }
 
 func fixture(t *testing.T, name string) string {
 	t.Helper()

@@ -8,12 +8,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgrealtime/realtime/gateway/migrate"
-	"github.com/pgrealtime/realtime/test/localpg"
+	"github.com/pgrealtime/realtime/test/localpg/pgtest"
 )
 
-var suite localpg.Suite
+var suite pgtest.Suite
 
-func TestMain(m *testing.M) { os.Exit(localpg.Main(m, &suite)) }
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &suite)) }
 
 const (
 	userA = "9f1c6a52-3c5e-4d7b-8a41-0d2f3b6e7a11"

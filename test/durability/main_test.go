@@ -19,11 +19,11 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/pgrealtime/realtime/test/harness"
-	"github.com/pgrealtime/realtime/test/localpg"
+	"github.com/pgrealtime/realtime/test/localpg/pgtest"
 )
 
 var (
-	suite  localpg.Suite
+	suite  pgtest.Suite
 	binary string
 )
 
@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := localpg.Main(m, &suite)
+	code := pgtest.Main(m, &suite)
 	os.RemoveAll(tmp)
 	os.Exit(code)
 }

@@ -24,10 +24,11 @@ import (
 
 	"github.com/pgrealtime/realtime/test/harness"
 	"github.com/pgrealtime/realtime/test/localpg"
+	"github.com/pgrealtime/realtime/test/localpg/pgtest"
 )
 
 var (
-	suite      localpg.Suite
+	suite      pgtest.Suite
 	gatewayBin string // the gateway binary, built once for the package
 	jsDir      string // test/js, with v1client.mjs and its node_modules
 	skipNode   string // why the tests skip: node is not installed
@@ -66,7 +67,7 @@ func run(m *testing.M) int {
 	if skipNode != "" {
 		return m.Run() // every test skips: no PostgreSQL needed
 	}
-	return localpg.Main(m, &suite)
+	return pgtest.Main(m, &suite)
 }
 
 // installClients installs the pinned clients with npm ci when needed. The

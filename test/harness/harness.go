@@ -21,7 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgrealtime/realtime/test/localpg"
+	"github.com/pgrealtime/realtime/test/localpg/pgtest"
 )
 
 // RepoRoot is the module's root directory.
@@ -46,7 +46,7 @@ func Build(dir string, race bool) (string, error) {
 }
 
 // Database makes a fresh database on the suite's cluster with schema loaded.
-func Database(t testing.TB, suite *localpg.Suite, schema string) string {
+func Database(t testing.TB, suite *pgtest.Suite, schema string) string {
 	t.Helper()
 	dbURL := suite.Database(t)
 	Exec(t, dbURL, schema)

@@ -4,6 +4,9 @@
 // listens on a free loopback port, runs with wal_level=logical, and is removed
 // by Close.
 //
+// Nothing here imports testing: the suites' helpers are in package pgtest,
+// so the gateway binary, whose demo uses this package, links no test code.
+//
 // When the caller is root the cluster runs as the "postgres" user, because
 // initdb and postgres refuse to run as root.
 package localpg
@@ -27,6 +30,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 )
+
+// RequireEnv names the environment variable that turns a missing PostgreSQL
+// into a test failure instead of a skip. CI sets it, so CI never skips.
+const RequireEnv = "REALTIME_REQUIRE_PG"
 
 // ErrNoBinaries means no PostgreSQL server binaries were found on this machine.
 var ErrNoBinaries = errors.New("no PostgreSQL server binaries found (install the Debian package postgresql-15, or put initdb and postgres on PATH)")

@@ -1,15 +1,17 @@
-package localpg
+package localpg_test
 
 import (
 	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgrealtime/realtime/test/localpg/pgtest"
 )
 
-var suite Suite
+var suite pgtest.Suite
 
-func TestMain(m *testing.M) { os.Exit(Main(m, &suite)) }
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &suite)) }
 
 func TestClusterIsLogical(t *testing.T) {
 	url := suite.Database(t)

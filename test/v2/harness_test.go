@@ -17,10 +17,11 @@ import (
 
 	"github.com/pgrealtime/realtime/test/harness"
 	"github.com/pgrealtime/realtime/test/localpg"
+	"github.com/pgrealtime/realtime/test/localpg/pgtest"
 )
 
 var (
-	suite  localpg.Suite
+	suite  pgtest.Suite
 	binary string // the gateway, built once for the package
 	jsDir  string
 )
@@ -56,7 +57,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	return localpg.Main(m, &suite)
+	return pgtest.Main(m, &suite)
 }
 
 func database(t *testing.T, schema string) string { return harness.Database(t, &suite, schema) }

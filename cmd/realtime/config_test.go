@@ -1,4 +1,4 @@
-package gateway
+package main
 
 import (
 	"strings"
@@ -80,5 +80,29 @@ func TestFromEnvShutdownStuckSlotAndPprof(t *testing.T) {
 	}
 	if _, err := FromEnv(env(map[string]string{"SECURE_CHANNELS": "false", "SHUTDOWN_DRAIN_MS": "soon"})); err == nil || !strings.Contains(err.Error(), "SHUTDOWN_DRAIN_MS") {
 		t.Fatalf("a bad SHUTDOWN_DRAIN_MS: %v", err)
+	}
+}
+func TestListenFamily(t *testing.T) {
+	cfg, err := FromEnv(func(k string) (string, bool) {
+		v, ok := map[string]string{"REALTIME_IP_VERSION": "IPv4", "SECURE_CHANNELS": "false"}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if network, addr := cfg.Listen(); network != "tcp4" || addr != "0.0.0.0:4000" {
+		t.Fatalf("IPv4: Listen() = %s %s", network, addr)
+	}
+	cfg.IPv4Only = false
+	if network, addr := cfg.Listen(); network != "tcp" || addr != ":4000" {
+		t.Fatalf("default: Listen() = %s %s", network, addr)
+	}
+}
+
+func TestValidateNamesJWKS(t *testing.T) {
+	cfg := Defaults()
+	cfg.JWKS = `{"keys":[{"kty":"nope"}]}`
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "JWT_JWKS") {
+		t.Errorf("Validate: %v", err)
 	}
 }

@@ -1,22 +1,18 @@
 package cluster
 
-import (
-	"testing"
-
-	"github.com/pgrealtime/realtime/gateway"
-)
+import "testing"
 
 func TestSubjects(t *testing.T) {
 	s := subjects{prefix: "realtime"}
 	cases := []struct {
-		ref  gateway.TableRef
+		ref  TableRef
 		want string
 	}{
-		{gateway.TableRef{Schema: "*", Table: "*"}, "realtime.changes.>"},
-		{gateway.TableRef{Schema: "public", Table: "*"}, "realtime.changes.public.*"},
-		{gateway.TableRef{Schema: "*", Table: "todos"}, "realtime.changes.*.todos"},
-		{gateway.TableRef{Schema: "public", Table: "todos"}, "realtime.changes.public.todos"},
-		{gateway.TableRef{Schema: "my.schema", Table: "a b*>%"}, "realtime.changes.my%2Eschema.a%20b%2A%3E%25"},
+		{TableRef{Schema: "*", Table: "*"}, "realtime.changes.>"},
+		{TableRef{Schema: "public", Table: "*"}, "realtime.changes.public.*"},
+		{TableRef{Schema: "*", Table: "todos"}, "realtime.changes.*.todos"},
+		{TableRef{Schema: "public", Table: "todos"}, "realtime.changes.public.todos"},
+		{TableRef{Schema: "my.schema", Table: "a b*>%"}, "realtime.changes.my%2Eschema.a%20b%2A%3E%25"},
 	}
 	for _, c := range cases {
 		if got := s.changesOf(c.ref); got != c.want {
@@ -27,7 +23,7 @@ func TestSubjects(t *testing.T) {
 	if token("a.b") == token("a%2Eb") || token("") == token("%00") {
 		t.Error("escaping is not one-to-one")
 	}
-	if s.changes("public", "todos") != s.changesOf(gateway.TableRef{Schema: "public", Table: "todos"}) {
+	if s.changes("public", "todos") != s.changesOf(TableRef{Schema: "public", Table: "todos"}) {
 		t.Error("publish and subscribe subjects differ")
 	}
 	if got := s.room("realtime:room:1"); got != "realtime.room.realtime:room:1" {

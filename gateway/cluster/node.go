@@ -15,7 +15,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/pgrealtime/realtime/gateway"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -59,11 +58,10 @@ const (
 
 // Node is one gateway of a cluster. It is the gateway's Relay (rooms and
 // interests) and its Replication (health and the catalog). Create it with
-// New, then Run it once.
+// New, build the hub around it, then Run it once with that hub.
 type Node struct {
 	cfg  Config
 	log  *slog.Logger
-	hub  *gateway.Hub
 	subj subjects
 	cat  *replication.Catalog
 	nc   *nats.Conn
@@ -91,8 +89,9 @@ type watched struct {
 }
 
 // New checks cfg and connects to NATS (retrying in the background while
-// NATS is not there yet). Changes reach hub once Run runs.
-func New(cfg Config, hub *gateway.Hub) (*Node, error) {
+// NATS is not there yet). It needs no hub: the hub is built with the node
+// as its relay, and handed to Run.
+func New(cfg Config) (*Node, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "realtime"
 	}
@@ -106,7 +105,7 @@ func New(cfg Config, hub *gateway.Hub) (*Node, error) {
 		cfg.Logger = slog.Default()
 	}
 	n := &Node{
-		cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), hub: hub,
+		cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID),
 		subj:     subjects{prefix: cfg.Prefix},
 		cat:      replication.NewCatalogConfig(cfg.Replication),
 		inbox:    make(chan *nats.Msg, inboxSize),
@@ -162,10 +161,10 @@ func (n *Node) signalLost(why string) {
 	}
 }
 
-// Run runs the node until ctx is done: the hub's routing, the feed from
-// NATS, heartbeats, and the election with the stream it leads to. On the
-// way out it tells the others it is leaving and closes NATS.
-func (n *Node) Run(ctx context.Context) error {
+// Run runs the node until ctx is done: hub's routing, the feed from NATS
+// into hub, heartbeats, and the election with the stream it leads to. On
+// the way out it tells the others it is leaving and closes NATS.
+func (n *Node) Run(ctx context.Context, hub Hub) error {
 	defer n.cat.Close()
 	defer n.nc.Close()
 	if _, err := n.nc.ChanSubscribe(n.subj.nodes(), n.inbox); err != nil {
@@ -173,8 +172,8 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	batches := make(chan replication.Batch, 16)
 	var wg sync.WaitGroup
-	wg.Go(func() { n.hub.Run(ctx, batches) })
-	wg.Go(func() { n.feed(ctx, batches) })
+	wg.Go(func() { hub.Run(ctx, batches) })
+	wg.Go(func() { n.feed(ctx, hub, batches) })
 	wg.Go(func() { n.heartbeat(ctx) })
 	wg.Go(func() { n.elect(ctx) })
 	n.log.Info("cluster node running", "nats", n.cfg.NATSURL, "prefix", n.cfg.Prefix)

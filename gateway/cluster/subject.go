@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/pgrealtime/realtime/filters"
-	"github.com/pgrealtime/realtime/gateway"
 )
 
 // subjects names the NATS subjects of one cluster. Names from PostgreSQL
@@ -21,7 +20,7 @@ func (s subjects) changes(schema, table string) string {
 
 // changesOf is the subject (with NATS wildcards) of the changes a table
 // reference may match.
-func (s subjects) changesOf(t gateway.TableRef) string {
+func (s subjects) changesOf(t TableRef) string {
 	switch {
 	case t.Schema == filters.Wildcard && t.Table == filters.Wildcard:
 		return s.prefix + ".changes.>"

@@ -10,7 +10,7 @@ import (
 // lets a change of the gateway's largest record (MAX_RECORD_BYTES, 1 MiB by
 // default) through as one message.
 func TestDeployNATSConfig(t *testing.T) {
-	opts, err := natsserver.ProcessConfigFile("../deploy/cluster/nats.conf")
+	opts, err := natsserver.ProcessConfigFile("../../deploy/cluster/nats.conf")
 	if err != nil {
 		t.Fatal(err)
 	}

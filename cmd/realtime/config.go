@@ -1,4 +1,4 @@
-package gateway
+package main
 
 import (
 	"encoding/json"
@@ -11,10 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pgrealtime/realtime/gateway"
+	"github.com/pgrealtime/realtime/replication"
 )
 
-// Config is the gateway's configuration. FromEnv fills it from the same
-// environment variables as the supabase/realtime v1 image.
+// Config is the process's configuration. FromEnv fills it from the same
+// environment variables as the supabase/realtime v1 image, and run turns
+// it into the options of each package (options.go): the packages never
+// see the environment, and nothing here outlives their construction.
 type Config struct {
 	// Port is the HTTP and WebSocket port (PORT, default 4000).
 	Port int
@@ -58,7 +63,7 @@ type Config struct {
 	JWKS string
 
 	// Settings of Supabase's self-hosted stack (the 2.x image); see
-	// selfhost.go, tenant.go and cors.go.
+	// selfhost.go here, and tenant.go and cors.go in gateway.
 
 	// Tenant is the one tenant this gateway serves
 	// (SELF_HOST_TENANT_NAME, default "realtime-dev" as the 2.x image seeds it).
@@ -145,24 +150,24 @@ func Defaults() Config {
 		DBUser:               "postgres",
 		DBPassword:           "postgres",
 		DBSSL:                true,
-		Publications:         []string{"supabase_realtime"},
+		Publications:         []string{replication.DefaultPublication},
 		SecureChannels:       true,
 		Migrations:           true,
-		Tenant:               defaultTenant,
+		Tenant:               gateway.DefaultTenant,
 		CORSOrigins:          []string{"*"},
 		LogLevel:             "info",
 		LogFormat:            "text",
-		MaxFrameBytes:        5_000_000,
-		MaxChannelsPerSocket: 100,
-		MaxJoinsPerSecond:    100,
-		MaxSockets:           50_000,
-		MaxRecordBytes:       1 << 20,
-		OutboundQueueBytes:   4 << 20,
-		MaxBroadcastBytes:    3_000_000,
-		SlowConsumerGrace:    2 * time.Second,
+		MaxFrameBytes:        gateway.DefaultMaxFrameBytes,
+		MaxChannelsPerSocket: gateway.DefaultMaxChannelsPerSocket,
+		MaxJoinsPerSecond:    gateway.DefaultMaxJoinsPerSecond,
+		MaxSockets:           gateway.DefaultMaxSockets,
+		MaxRecordBytes:       gateway.DefaultMaxRecordBytes,
+		OutboundQueueBytes:   gateway.DefaultOutboundQueueBytes,
+		MaxBroadcastBytes:    gateway.DefaultMaxBroadcastBytes,
+		SlowConsumerGrace:    gateway.DefaultSlowConsumerGrace,
 		ShutdownDrain:        3 * time.Second,
-		IdleTimeout:          60 * time.Second,
-		WriteTimeout:         10 * time.Second,
+		IdleTimeout:          gateway.DefaultIdleTimeout,
+		WriteTimeout:         gateway.DefaultWriteTimeout,
 	}
 }
 
@@ -308,7 +313,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET or API_JWT_SECRET (or JWT_JWKS for asymmetric keys), or SECURE_CHANNELS=false to accept clients without a token"))
 	}
 	if c.JWKS != "" {
-		if _, err := parseJWKS(c.JWKS); err != nil {
+		if err := gateway.CheckJWKS(c.JWKS); err != nil {
 			errs = append(errs, fmt.Errorf("JWT_JWKS: %w", err))
 		}
 	}

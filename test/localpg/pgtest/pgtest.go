@@ -1,4 +1,8 @@
-package localpg
+// Package pgtest gives a test package one throwaway PostgreSQL cluster
+// (see localpg) and a fresh database per test. It is the half of localpg
+// that imports testing, kept apart so that the demo in the shipped binary,
+// which starts a cluster with localpg, links no test code.
+package pgtest
 
 import (
 	"context"
@@ -7,27 +11,25 @@ import (
 	"os"
 	"testing"
 	"time"
-)
 
-// RequireEnv names the environment variable that turns a missing PostgreSQL
-// into a test failure instead of a skip. CI sets it, so CI never skips.
-const RequireEnv = "REALTIME_REQUIRE_PG"
+	"github.com/pgrealtime/realtime/test/localpg"
+)
 
 // Suite is the cluster shared by the tests of one package.
 type Suite struct {
-	Cluster *Cluster
+	Cluster *localpg.Cluster
 	err     error
 }
 
 // Main starts one cluster for a test package, runs its tests and removes the
-// cluster. Call it from TestMain: os.Exit(localpg.Main(m, &suite)).
+// cluster. Call it from TestMain: os.Exit(pgtest.Main(m, &suite)).
 func Main(m *testing.M, s *Suite) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	c, err := Start(ctx)
+	c, err := localpg.Start(ctx)
 	cancel()
 	if err != nil {
 		s.err = err
-		if !errors.Is(err, ErrNoBinaries) || os.Getenv(RequireEnv) != "" {
+		if !errors.Is(err, localpg.ErrNoBinaries) || os.Getenv(localpg.RequireEnv) != "" {
 			fmt.Fprintf(os.Stderr, "localpg: cannot start PostgreSQL: %v\n", err)
 			return 1
 		}

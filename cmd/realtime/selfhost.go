@@ -1,4 +1,4 @@
-package gateway
+package main
 
 import (
 	"encoding/json"
@@ -9,13 +9,9 @@ import (
 	"strings"
 )
 
-// defaultTenant is the tenant the 2.x image seeds with SEED_SELF_HOST=true,
-// and the first label of the container name Supabase's compose file gives it
-// (realtime-dev.supabase-realtime).
-const defaultTenant = "realtime-dev"
-
 // selfHostEnv reads the variables of the supabase/realtime 2.x image that
-// mean something here. get and secret are FromEnv's readers.
+// mean something here (see gateway's tenant.go and cors.go for what they
+// do). get and secret are FromEnv's readers.
 func (c *Config) selfHostEnv(get func(string) (string, bool), secret func(string, *string)) []error {
 	var errs []error
 	// The 2.x image names the JWT secret and key set differently from v1;

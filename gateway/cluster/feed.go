@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/nats-io/nats.go"
 
-	"github.com/pgrealtime/realtime/gateway"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -44,7 +43,7 @@ func (p *position) admit(b replication.Batch) replication.Batch {
 // feed is the one goroutine that hands changes to the hub, in order: the
 // slot holder's own batches and the runs other nodes published. It also
 // delivers room messages and presence, and keeps track of the other nodes.
-func (n *Node) feed(ctx context.Context, out chan<- replication.Batch) {
+func (n *Node) feed(ctx context.Context, hub Hub, out chan<- replication.Batch) {
 	dec := newRunDecoder()
 	var pos position
 	peers := map[string]time.Time{}
@@ -67,13 +66,13 @@ func (n *Node) feed(ctx context.Context, out chan<- replication.Batch) {
 		case b := <-n.local:
 			route(b)
 		case why := <-n.lost:
-			n.hub.NotifyGap(why)
+			hub.NotifyGap(why)
 		case now := <-tick.C:
 			for id, seen := range peers {
 				if now.Sub(seen) > peerTimeout {
 					n.log.Warn("cluster node stopped answering; dropping its presence", "peer", id, "silent_for", now.Sub(seen).Round(time.Millisecond))
 					delete(peers, id)
-					n.hub.ForgetNode(id)
+					hub.ForgetNode(id)
 				}
 			}
 		case m := <-n.inbox:
@@ -82,14 +81,14 @@ func (n *Node) feed(ctx context.Context, out chan<- replication.Batch) {
 				r, err := dec.decode(m.Data)
 				if err != nil {
 					n.log.Error("dropping a change message from the cluster", "subject", m.Subject, "err", err)
-					n.hub.NotifyGap("A change from the cluster could not be read: changes may be missing. Refetch to be sure.")
+					hub.NotifyGap("A change from the cluster could not be read: changes may be missing. Refetch to be sure.")
 					continue
 				}
 				route(replication.Batch{Changes: r.changes, FinalLSN: r.final, First: r.first})
 			case n.subj.isRoom(m.Subject):
-				var rm gateway.RoomMessage
+				var rm roomWire
 				if n.unmarshal(m, &rm) {
-					n.hub.DeliverRoom(rm)
+					hub.DeliverRoom(rm.decode())
 				}
 			case n.subj.isPresence(m.Subject):
 				var pw presenceWire
@@ -97,28 +96,28 @@ func (n *Node) feed(ctx context.Context, out chan<- replication.Batch) {
 					continue
 				}
 				if pw.Sync != nil {
-					n.hub.SharePresence(*pw.Sync)
+					hub.SharePresence(RoomRef(*pw.Sync))
 				}
 				if pw.Diff != nil {
 					pw.Diff.Node = pw.Node
-					n.hub.ApplyPresence(*pw.Diff)
+					hub.ApplyPresence(pw.Diff.decode())
 				}
 			case m.Subject == n.subj.nodes():
 				var hb heartbeat
 				if !n.unmarshal(m, &hb) || hb.Node == "" || hb.Node == n.cfg.NodeID {
 					continue
 				}
-				n.heard(hb, peers)
+				n.heard(hub, hb, peers)
 			}
 		}
 	}
 }
 
-func (n *Node) heard(hb heartbeat, peers map[string]time.Time) {
+func (n *Node) heard(hub Hub, hb heartbeat, peers map[string]time.Time) {
 	if hb.Bye {
 		n.log.Info("cluster node left", "peer", hb.Node)
 		delete(peers, hb.Node)
-		n.hub.ForgetNode(hb.Node)
+		hub.ForgetNode(hb.Node)
 		return
 	}
 	if _, known := peers[hb.Node]; !known {
@@ -126,7 +125,7 @@ func (n *Node) heard(hb heartbeat, peers map[string]time.Time) {
 	}
 	peers[hb.Node] = time.Now()
 	if hb.Gap != "" {
-		n.hub.NotifyGap(hb.Gap)
+		hub.NotifyGap(hb.Gap)
 	}
 	if hb.Leader != nil && n.leading.Load() == nil {
 		n.seenOther.Store(true)

@@ -2,19 +2,13 @@ package cluster
 
 import (
 	"context"
-
-	"github.com/pgrealtime/realtime/gateway"
 )
 
-// presenceWire is what travels on a room's presence subject.
-type presenceWire struct {
-	Node string `json:"node"`
-	// Sync asks every node to send its whole presence in the room.
-	Sync *gateway.RoomRef      `json:"sync,omitempty"`
-	Diff *gateway.PresenceDiff `json:"diff,omitempty"`
-}
+// A Node is the gateway's Relay: the hub calls the methods below from its
+// own goroutines (joins, leaves, broadcasts, presence), some under its
+// lock, so none of them waits for the hub.
 
-func (n *Node) subjectsOf(in gateway.Interest) []string {
+func (n *Node) subjectsOf(in Interest) []string {
 	out := make([]string, 0, len(in.Tables)+2)
 	for _, t := range in.Tables {
 		out = append(out, n.subj.changesOf(t))
@@ -28,7 +22,7 @@ func (n *Node) subjectsOf(in gateway.Interest) []string {
 // Watch subscribes to what in needs (once per subject, counted), asks the
 // other nodes for their presence in a room new here, and returns after a
 // round trip to NATS: from then on NATS delivers all of it to this node.
-func (n *Node) Watch(ctx context.Context, in gateway.Interest) error {
+func (n *Node) Watch(ctx context.Context, in Interest) error {
 	subs := n.subjectsOf(in)
 	newRoom := false
 	n.mu.Lock()
@@ -51,7 +45,8 @@ func (n *Node) Watch(ctx context.Context, in gateway.Interest) error {
 	if newRoom {
 		// After the subscription on the same connection: NATS sees the
 		// request after it, so every answer reaches this node.
-		n.publishJSON(n.subj.presence(in.Room.Topic), presenceWire{Node: n.cfg.NodeID, Sync: in.Room})
+		sync := roomRefWire(*in.Room)
+		n.publishJSON(n.subj.presence(in.Room.Topic), presenceWire{Node: n.cfg.NodeID, Sync: &sync})
 	}
 	if err := n.nc.FlushWithContext(ctx); err != nil {
 		n.Unwatch(in)
@@ -61,7 +56,7 @@ func (n *Node) Watch(ctx context.Context, in gateway.Interest) error {
 }
 
 // Unwatch ends a Watch; subjects nobody here needs any more are left.
-func (n *Node) Unwatch(in gateway.Interest) {
+func (n *Node) Unwatch(in Interest) {
 	subs := n.subjectsOf(in)
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -82,13 +77,13 @@ func (n *Node) unwatchLocked(subs []string) {
 }
 
 // PublishRoom sends a local broadcast to the nodes watching its room.
-func (n *Node) PublishRoom(m gateway.RoomMessage) {
-	n.publishJSON(n.subj.room(m.Room.Topic), m)
+func (n *Node) PublishRoom(m RoomMessage) {
+	n.publishJSON(n.subj.room(m.Room.Topic), encodeRoom(m))
 }
 
 // PublishPresence sends a change of local presence to the nodes watching
 // its room.
-func (n *Node) PublishPresence(p gateway.PresenceDiff) {
+func (n *Node) PublishPresence(p PresenceDiff) {
 	p.Node = n.cfg.NodeID
-	n.publishJSON(n.subj.presence(p.Room.Topic), presenceWire{Node: n.cfg.NodeID, Diff: &p})
+	n.publishJSON(n.subj.presence(p.Room.Topic), presenceWire{Node: n.cfg.NodeID, Diff: encodePresence(p)})
 }
