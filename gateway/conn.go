@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -311,18 +312,45 @@ func (c *conn) run() {
 	c.log.Debug("socket closed", "reason", final.String(), "channels", len(c.channels))
 }
 
+// stop ends the socket from outside: its writers at once, its reader at
+// its next read, or now if it is reading.
+func (c *conn) stop() {
+	c.cancel()
+	if c.cork != nil {
+		c.cork.Conn.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// read reads the next frame within IdleTimeout. On a hijacked connection
+// the timeout is the connection's read deadline: a context per read would
+// keep a timer context, its AfterFunc and a child entry in c.ctx alive
+// for as long as the socket idles, some 2 KiB of every idle socket.
+// stop() interrupts it by moving the deadline into the past.
+func (c *conn) read(ctx context.Context) (typ websocket.MessageType, data []byte, timedOut bool, err error) {
+	if c.cork == nil {
+		readCtx, cancel := context.WithTimeout(ctx, c.srv.cfg.IdleTimeout)
+		defer cancel()
+		typ, data, err = c.ws.Read(readCtx)
+		return typ, data, readCtx.Err() == context.DeadlineExceeded, err
+	}
+	c.cork.Conn.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+	if ctx.Err() != nil {
+		// stop() ran before the deadline above replaced its own.
+		return 0, nil, false, ctx.Err()
+	}
+	typ, data, err = c.ws.Read(context.Background())
+	return typ, data, errors.Is(err, os.ErrDeadlineExceeded), err
+}
+
 func (c *conn) readLoop(ctx context.Context) reason {
 	for {
-		readCtx, cancel := context.WithTimeout(ctx, c.srv.cfg.IdleTimeout)
-		typ, data, err := c.ws.Read(readCtx)
-		timedOut := readCtx.Err() == context.DeadlineExceeded
-		cancel()
+		typ, data, timedOut, err := c.read(ctx)
 		if err != nil {
 			switch {
+			case ctx.Err() != nil:
+				return reasonServerClose
 			case timedOut:
 				return reasonIdle
-			case errors.Is(err, context.Canceled):
-				return reasonServerClose
 			case websocket.CloseStatus(err) == websocket.StatusMessageTooBig,
 				// coder/websocket closes with 1009 itself when a frame passes
 				// the read limit, and says so only in the error text.

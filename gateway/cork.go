@@ -81,9 +81,10 @@ func (c *corkedConn) uncork() error {
 	if len(c.buf) > 0 {
 		err = c.flushLocked()
 	}
-	if cap(c.buf) > keptCorkBytes {
-		c.putBuf()
-	}
+	// Between batches the socket holds no buffer: with thousands of idle
+	// sockets, even a small one each adds up, and a busy socket gets one
+	// back from the pool at its next batch.
+	c.putBuf()
 	return err
 }
 
@@ -119,15 +120,11 @@ func (c *corkedConn) writeFrame(f outFrame) error {
 	return nil
 }
 
-// keptCorkBytes is the most buffer an idle socket keeps between batches:
-// with thousands of sockets, what one burst grew must not stay.
-const keptCorkBytes = 8 << 10
-
 func (c *corkedConn) flushLocked() error {
 	c.armLocked()
 	_, err := c.Conn.Write(c.buf)
 	c.buf = c.buf[:0]
-	if !c.corked && cap(c.buf) > keptCorkBytes {
+	if !c.corked {
 		c.putBuf()
 	}
 	return err
@@ -169,7 +166,9 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.conn = &corkedConn{Conn: nc, bufs: w.bufs, timeout: w.timeout}
 	// Both buffers are memory every idle socket holds, so they are small:
 	// clients send small frames (a larger read bypasses the buffer), and
-	// the write buffer only feeds the cork's. Bytes net/http had already
+	// the write buffer carries only coder/websocket's own frames (pongs,
+	// the close frame: at most 125 bytes and a header), since data frames
+	// are framed into the cork's buffer. Bytes net/http had already
 	// read past the request stay first in line.
 	// coder/websocket keeps only what our reader has buffered, so those
 	// bytes are pulled into it now.
@@ -181,5 +180,5 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, 512)), nil
+	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, 160)), nil
 }

@@ -91,9 +91,11 @@ type Options struct {
 	// waits for it. Zero: DefaultOutboundQueueBytes; negative: nothing may
 	// wait behind a frame being written.
 	OutboundQueueBytes int
-	// SlowConsumerGrace is how long, in all, routing may wait for a socket
-	// whose queue is full before closing it as a slow consumer. Zero:
-	// DefaultSlowConsumerGrace; negative: closed at once.
+	// SlowConsumerGrace is how long a socket may stay behind (its queue
+	// full) before it is closed as a slow consumer; a few laggards run
+	// over the queue limit meanwhile and nobody waits for them (see
+	// conn.pushOver). Zero: DefaultSlowConsumerGrace; negative: closed at
+	// once.
 	SlowConsumerGrace time.Duration
 	// MaxBroadcastBytes caps one broadcast payload from a client or the
 	// HTTP API. Zero: DefaultMaxBroadcastBytes; negative: only empty

@@ -29,10 +29,6 @@ type Policy interface {
 	Replay(ctx context.Context, topic string, since time.Time, limit int, cl policy.Claims) ([]policy.Stored, error)
 }
 
-// SetPolicy turns on RLS authorization of private channels. Call it before
-// serving. Without one, a secure gateway refuses private joins: nothing
-// could tell who may read them.
-func (s *Server) SetPolicy(p Policy) { s.policy = p }
 
 // claimsOf is who the policies on realtime.messages are asked about: the
 // same role and settings the postgres_changes checks use.

@@ -278,7 +278,7 @@ func (s *Server) CloseSockets(ctx context.Context) error {
 	s.mu.Lock()
 	behind := len(s.conns)
 	for c := range s.conns {
-		c.cancel() // ends its reader and writers; they unregister it
+		c.stop() // ends its reader and writers; they unregister it
 	}
 	s.mu.Unlock()
 	select {

@@ -109,8 +109,8 @@ type Config struct {
 	// before it is disconnected as a slow consumer (OUTBOUND_QUEUE_BYTES,
 	// default 4 MiB).
 	OutboundQueueBytes int
-	// SlowConsumerGrace is how long routing waits for a socket whose queue
-	// is full before closing it as a slow consumer (SLOW_CONSUMER_GRACE_MS,
+	// SlowConsumerGrace is how long a socket may stay behind (its queue
+	// full) before it is closed as a slow consumer (SLOW_CONSUMER_GRACE_MS,
 	// default 2 s).
 	SlowConsumerGrace time.Duration
 	// MaxBroadcastBytes caps one broadcast payload (MAX_BROADCAST_BYTES,
