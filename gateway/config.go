@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pgrealtime/realtime/gateway/token"
 )
 
 // Config is the gateway's configuration. FromEnv fills it from the same
@@ -308,7 +310,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET or API_JWT_SECRET (or JWT_JWKS for asymmetric keys), or SECURE_CHANNELS=false to accept clients without a token"))
 	}
 	if c.JWKS != "" {
-		if _, err := parseJWKS(c.JWKS); err != nil {
+		if _, err := token.ParseJWKS(c.JWKS); err != nil {
 			errs = append(errs, fmt.Errorf("JWT_JWKS: %w", err))
 		}
 	}

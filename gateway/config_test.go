@@ -82,3 +82,12 @@ func TestFromEnvShutdownStuckSlotAndPprof(t *testing.T) {
 		t.Fatalf("a bad SHUTDOWN_DRAIN_MS: %v", err)
 	}
 }
+
+// A bad JWT_JWKS is a configuration error that names the setting.
+func TestValidateJWKS(t *testing.T) {
+	cfg := Defaults()
+	cfg.JWKS = `{"keys":[{"kty":"nope"}]}`
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "JWT_JWKS") {
+		t.Errorf("Validate: %v", err)
+	}
+}

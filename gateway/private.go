@@ -172,7 +172,7 @@ func (s *Server) apiAuthorized(w http.ResponseWriter, r *http.Request) bool {
 	if s.auth == nil {
 		return true
 	}
-	if _, err := s.auth.verify(apiToken(r), true); err != nil {
+	if _, err := s.auth.Verify(apiToken(r), true); err != nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized: " + err.Error()})
 		return false
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -35,7 +36,7 @@ type Server struct {
 	log  *slog.Logger
 	hub  *Hub
 	repl Replication
-	auth *authenticator
+	auth *token.Verifier
 	// policy authorizes private channels (private.go); nil: refused.
 	policy Policy
 	mets   *metrics
@@ -66,12 +67,12 @@ func NewServer(cfg Config, log *slog.Logger, hub *Hub, repl Replication) (*Serve
 	}
 	s := &Server{cfg: cfg, log: log, hub: hub, repl: repl, conns: map[*conn]struct{}{}}
 	if cfg.SecureChannels {
-		var jwks []verificationKey
+		var jwks []token.Key
 		if cfg.JWKS != "" {
 			// Validate parsed it already.
-			jwks, _ = parseJWKS(cfg.JWKS)
+			jwks, _ = token.ParseJWKS(cfg.JWKS)
 		}
-		s.auth = newAuthenticator(cfg.JWTSecret, jwks, cfg.ClaimValidators)
+		s.auth = token.NewVerifier(cfg.JWTSecret, jwks, cfg.ClaimValidators)
 	}
 	s.mets = newMetrics(s)
 	hub.latency = s.mets.latency
@@ -156,7 +157,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	token := socketToken(r)
 	if s.auth != nil {
-		if _, err := s.auth.verify(token, false); err != nil {
+		if _, err := s.auth.Verify(token, false); err != nil {
 			s.log.Info("socket refused", "remote", r.RemoteAddr, "err", err)
 			// The original answers a refused connect with a bare 403.
 			s.refuse(w, http.StatusForbidden, "")
