@@ -208,6 +208,17 @@ func joinV1(t *testing.T, c *client, topic, ref string) {
 	}
 }
 
+// serviceRelation is the seed's service table, as pgoutput describes it.
+func serviceRelation() *replication.Relation {
+	return replication.NewRelation(16390, "public", "service", 'f', []replication.Column{
+		{Name: "id", Type: "int8", TypeOID: 20, TypeModifier: -1, Key: true},
+		{Name: "name", Type: "varchar", TypeOID: 1043, TypeModifier: 259, Key: true},
+		{Name: "status_id", Type: "int8", TypeOID: 20, TypeModifier: -1, Key: true},
+	})
+}
+
+func text(s string) replication.Value { return replication.Value{State: replication.Text, Text: s} }
+
 func serviceUpdate(id, from, to string) replication.Batch {
 	rel := serviceRelation()
 	return replication.Batch{Commit: true, CommitLSN: pglogrepl.LSN(100), Changes: []replication.Change{{
