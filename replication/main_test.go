@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -14,40 +13,36 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/pgrealtime/realtime/test/localpg"
 )
 
 var suite localpg.Suite
 
+// TestMain runs the tests on the package's PostgreSQL and then fails the
+// run when a test left a goroutine behind. A stream or catalog pool winds
+// down after its test returns, so the check waits up to ten seconds.
 func TestMain(m *testing.M) {
 	code := localpg.Main(m, &suite)
 	if code == 0 {
-		if leaks := leakedGoroutines(10 * time.Second); leaks != "" {
-			fmt.Fprintf(os.Stderr, "goroutines left running after the tests:\n%s\n", leaks)
+		if err := leaked(10 * time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines left running after the tests: %v\n", err)
 			code = 1
 		}
 	}
 	os.Exit(code)
 }
 
-// leakedGoroutines waits for goroutines of this package and of the
-// catalog pool to end, and describes those that do not.
-func leakedGoroutines(wait time.Duration) string {
+// leaked gives goroutines up to wait to end and describes those left.
+// goleak.Find alone retries for about half a second.
+func leaked(wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaks []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if (strings.Contains(g, "replication.(*") || strings.Contains(g, "pgxpool.")) && !strings.Contains(g, "leakedGoroutines") {
-				leaks = append(leaks, g)
-			}
+		err := goleak.Find()
+		if err == nil || time.Now().After(deadline) {
+			return err
 		}
-		if len(leaks) == 0 || time.Now().After(deadline) {
-			return strings.Join(leaks, "\n\n")
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/pgrealtime/realtime/test/harness"
 	"github.com/pgrealtime/realtime/test/localpg"
@@ -19,7 +20,18 @@ import (
 
 var suite localpg.Suite
 
-func TestMain(m *testing.M) { os.Exit(localpg.Main(m, &suite)) }
+// TestMain runs the tests on the package's PostgreSQL and then fails the
+// run when a test left a goroutine behind (a pool or stream not closed).
+func TestMain(m *testing.M) {
+	code := localpg.Main(m, &suite)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines left running after the tests: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 const (
 	user1 = "11111111-1111-1111-1111-111111111111"

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"go.uber.org/goleak"
 
 	"github.com/pgrealtime/realtime/test/harness"
 	"github.com/pgrealtime/realtime/test/localpg"
@@ -39,6 +40,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := localpg.Main(m, &suite)
+	if code == 0 {
+		// Fail the run when a test left a goroutine behind.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines left running after the tests: %v\n", err)
+			code = 1
+		}
+	}
 	os.RemoveAll(tmp)
 	os.Exit(code)
 }

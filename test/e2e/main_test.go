@@ -22,6 +22,8 @@ import (
 	"runtime/debug"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/pgrealtime/realtime/test/harness"
 	"github.com/pgrealtime/realtime/test/localpg"
 )
@@ -34,7 +36,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	code := run(m)
+	if code == 0 {
+		// Fail the run when a test left a goroutine behind.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines left running after the tests: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 func run(m *testing.M) int {
