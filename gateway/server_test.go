@@ -24,6 +24,8 @@ type testServer struct {
 	url string
 	srv *Server
 	hub *Hub
+	// dialOpts reach the server when it is not on TCP (newPipeServer).
+	dialOpts *websocket.DialOptions
 }
 
 func newTestServer(t testing.TB, mod func(*Config)) *testServer {
@@ -58,7 +60,7 @@ type client struct {
 
 func (ts *testServer) dial(t *testing.T, query string) *client {
 	t.Helper()
-	ws, _, err := websocket.Dial(t.Context(), ts.url+"/socket/websocket?"+query, nil)
+	ws, _, err := websocket.Dial(t.Context(), ts.url+"/socket/websocket?"+query, ts.dialOpts)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
