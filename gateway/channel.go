@@ -403,7 +403,7 @@ func (s *Server) checkColumns(schema, table string, check func(cols map[string]s
 // subject verifies a channel token and reads who it acts as: secure
 // channels need role and exp.
 func (s *Server) subject(token string) (time.Time, *authz.Subject, error) {
-	exp, claims, err := s.auth.verifyClaims(token, true)
+	exp, claims, err := s.auth.VerifyClaims(token, true)
 	if err != nil {
 		return time.Time{}, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -122,15 +123,17 @@ func TestDataFramesOfEveryLengthReachTheClient(t *testing.T) {
 // WriteTimeout still writes, and one whose peer stops reading fails within
 // it.
 func TestWriteDeadlineFollowsTheWrites(t *testing.T) {
-	const timeout = 300 * time.Millisecond
-	ts := newTestServer(t, func(c *Options) { c.WriteTimeout = timeout })
-	cl := ts.dial(t, "")
-	joinV1(t, cl, "realtime:*", "1")
-	for range 3 {
-		time.Sleep(2 * timeout) // idle past the last deadline
-		ts.hub.Route(serviceUpdate("1", "1", "2"))
-		if m := cl.read(); m["event"] != "UPDATE" {
-			t.Fatalf("after an idle spell: %v", m)
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 300 * time.Millisecond
+		ts := newPipeServer(t, func(c *Options) { c.WriteTimeout = timeout })
+		cl := ts.dial(t, "")
+		joinV1(t, cl, "realtime:*", "1")
+		for range 3 {
+			time.Sleep(2 * timeout) // idle past the last deadline
+			ts.hub.Route(serviceUpdate("1", "1", "2"))
+			if m := cl.read(); m["event"] != "UPDATE" {
+				t.Fatalf("after an idle spell: %v", m)
+			}
 		}
-	}
+	})
 }

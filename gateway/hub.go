@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/payload"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -240,19 +241,19 @@ func (h *Hub) routeChange(ch *replication.Change, ra *routeAuth) {
 		h.routeChangeAuthorized(ch, ra)
 		return
 	}
-	var payload []byte
-	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, matchRow(ch), func(subs *filters.Subscribers[*conn]) {
-		if payload == nil {
-			h.buf = appendV1Payload(h.buf[:0], ch, h.columnsOf(ch.Rel))
+	var data []byte
+	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, payload.TopicRow(ch), func(subs *filters.Subscribers[*conn]) {
+		if data == nil {
+			h.buf = payload.AppendTopic(h.buf[:0], ch, h.columnsOf(ch.Rel))
 			// The payload is shared by frames that outlive this call.
-			payload = append([]byte(nil), h.buf...)
+			data = append([]byte(nil), h.buf...)
 		}
 		var frames [2][]byte
-		m := phoenix.Message{Topic: subs.Topic.Name, Event: ch.Op.String(), Payload: payload}
+		m := phoenix.Message{Topic: subs.Topic.Name, Event: ch.Op.String(), Payload: data}
 		subs.Each(func(c *conn) {
 			i := c.codecIndex
 			if frames[i] == nil {
-				frames[i] = c.codec.Append(make([]byte, 0, len(payload)+len(m.Topic)+48), m)
+				frames[i] = c.codec.Append(make([]byte, 0, len(data)+len(m.Topic)+48), m)
 			}
 			h.queueChange(c, frames[i])
 		})
@@ -263,7 +264,7 @@ func (h *Hub) columnsOf(rel *replication.Relation) []byte {
 	if c, ok := h.columns[rel.ID]; ok && c.rel == rel {
 		return c.json
 	}
-	c := cachedColumns{rel: rel, json: v1Columns(rel)}
+	c := cachedColumns{rel: rel, json: payload.TopicColumns(rel)}
 	h.columns[rel.ID] = c
 	return c.json
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/payload"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -232,7 +233,7 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) routeAuth {
 // whose filter matches ch (v1 topics and postgres_changes bindings).
 // Called with the hub's read lock held.
 func (h *Hub) eachSubject(ch *replication.Change, fn func(*authz.Subject, filters.Filter)) {
-	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, matchRow(ch), func(subs *filters.Subscribers[*conn]) {
+	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, payload.TopicRow(ch), func(subs *filters.Subscribers[*conn]) {
 		var f filters.Filter
 		if subs.Topic.Column != "" {
 			f = filters.Filter{{Column: subs.Topic.Column}}
@@ -294,7 +295,7 @@ func (h *Hub) routeChangeAuthorized(ch *replication.Change, ra *routeAuth) {
 	// The payload is rendered once per role view, shared by every socket
 	// whose channel sees the change through that view.
 	var renders map[*authz.View][]byte
-	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, matchRow(ch), func(subs *filters.Subscribers[*conn]) {
+	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, payload.TopicRow(ch), func(subs *filters.Subscribers[*conn]) {
 		m := phoenix.Message{Topic: subs.Topic.Name, Event: ch.Op.String()}
 		// Frames carry the topic, so they are shared within a topic only.
 		frames := map[*authz.View]*[2][]byte{}
@@ -310,17 +311,17 @@ func (h *Hub) routeChangeAuthorized(ch *replication.Change, ra *routeAuth) {
 			if !ok || subs.Topic.Column != "" && !v.Can(subs.Topic.Column) {
 				return
 			}
-			payload := renders[v]
-			if payload == nil {
+			data := renders[v]
+			if data == nil {
 				if renders == nil {
 					renders = map[*authz.View][]byte{}
 				}
 				if refused(v, ch) {
-					payload = appendV1Refused(nil, ch, v.Err)
+					data = payload.AppendTopicRefused(nil, ch, v.Err)
 				} else {
-					payload = appendV1PayloadFor(nil, ch, v1ColumnsFor(ch.Rel, v), v)
+					data = payload.AppendTopicFor(nil, ch, payload.TopicColumnsFor(ch.Rel, v), v)
 				}
-				renders[v] = payload
+				renders[v] = data
 			}
 			fr := frames[v]
 			if fr == nil {
@@ -329,8 +330,8 @@ func (h *Hub) routeChangeAuthorized(ch *replication.Change, ra *routeAuth) {
 			}
 			i := c.codecIndex
 			if fr[i] == nil {
-				m.Payload = payload
-				fr[i] = c.codec.Append(make([]byte, 0, len(payload)+len(m.Topic)+48), m)
+				m.Payload = data
+				fr[i] = c.codec.Append(make([]byte, 0, len(data)+len(m.Topic)+48), m)
 			}
 			h.queueChange(c, fr[i])
 		})

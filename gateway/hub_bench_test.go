@@ -5,11 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/phoenix"
-	"github.com/pgrealtime/realtime/replication"
 )
 
 // benchConns makes n sockets without a network: routing appends to their
@@ -68,33 +66,6 @@ func BenchmarkRouteFiltered100kSubscriptions(b *testing.B) {
 	for b.Loop() {
 		srv.hub.Route(batch)
 		emptyQueues(conns[4242%len(conns) : 4242%len(conns)+1])
-	}
-}
-
-// BenchmarkRenderV1 and BenchmarkRenderV2 render one change of the seed
-// table as the v1 STREAM payload and the v2 postgres_changes data.
-func BenchmarkRenderV1(b *testing.B) {
-	rel := serviceRelation()
-	ch := replication.Change{Op: replication.Update, Rel: rel, CommitTime: time.Now(),
-		New: []replication.Value{text("1"), text("Reboque"), text("2")},
-		Old: []replication.Value{text("1"), text("Reboque"), text("1")}}
-	cols := v1Columns(rel)
-	var buf []byte
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = appendV1Payload(buf[:0], &ch, cols)
-	}
-}
-
-func BenchmarkRenderV2(b *testing.B) {
-	rel := serviceRelation()
-	ch := replication.Change{Op: replication.Update, Rel: rel, CommitTime: time.Now(),
-		New: []replication.Value{text("1"), text("Reboque"), text("2")},
-		Old: []replication.Value{text("1"), text("Reboque"), text("1")}}
-	var buf []byte
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = appendV2Data(buf[:0], &ch, nil)
 	}
 }
 

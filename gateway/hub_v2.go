@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/payload"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -313,10 +314,10 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 		var data []byte
 		switch {
 		case d.view != nil && refused(d.view, ch):
-			data = appendV2Refused(nil, ch, d.view.Err)
+			data = payload.AppendChangesRefused(nil, ch, d.view.Err)
 		case d.all && d.view == nil:
 			if all == nil {
-				all = appendV2Data(nil, ch, nil)
+				all = payload.AppendChanges(nil, ch, nil)
 			}
 			data = all
 		case d.all:
@@ -324,11 +325,11 @@ func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
 				if allByView == nil {
 					allByView = map[*authz.View][]byte{}
 				}
-				data = appendV2DataFor(nil, ch, nil, d.view)
+				data = payload.AppendChangesFor(nil, ch, nil, d.view)
 				allByView[d.view] = data
 			}
 		default:
-			data = appendV2DataFor(nil, ch, d.selected, d.view)
+			data = payload.AppendChangesFor(nil, ch, d.selected, d.view)
 		}
 		p := make([]byte, 0, len(data)+32)
 		p = append(p, `{"data":`...)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -116,7 +117,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SecureChannels && o.JWTSecret == "" && o.JWKS == "" {
 		errs = append(errs, errors.New("secure channels need a JWTSecret or a JWKS"))
 	}
-	if err := CheckJWKS(o.JWKS); o.JWKS != "" && err != nil {
+	if _, err := token.ParseJWKS(o.JWKS); o.JWKS != "" && err != nil {
 		errs = append(errs, fmt.Errorf("JWKS: %w", err))
 	}
 	if o.Logger == nil {
@@ -139,13 +140,6 @@ func (o Options) withDefaults() (Options, error) {
 	o.IdleTimeout = orDefault(o.IdleTimeout, DefaultIdleTimeout)
 	o.WriteTimeout = orDefault(o.WriteTimeout, DefaultWriteTimeout)
 	return o, errors.Join(errs...)
-}
-
-// CheckJWKS reports whether text is a JSON Web Key Set the server can
-// verify tokens with, so that configuration can be refused at start.
-func CheckJWKS(text string) error {
-	_, err := parseJWKS(text)
-	return err
 }
 
 // HubOptions configures a Hub. It takes them all at construction: nothing

@@ -29,7 +29,6 @@ type Policy interface {
 	Replay(ctx context.Context, topic string, since time.Time, limit int, cl policy.Claims) ([]policy.Stored, error)
 }
 
-
 // claimsOf is who the policies on realtime.messages are asked about: the
 // same role and settings the postgres_changes checks use.
 func claimsOf(subj *authz.Subject) policy.Claims {
@@ -168,7 +167,7 @@ func (s *Server) apiAuthorized(w http.ResponseWriter, r *http.Request) bool {
 	if s.auth == nil {
 		return true
 	}
-	if _, err := s.auth.verify(apiToken(r), true); err != nil {
+	if _, err := s.auth.Verify(apiToken(r), true); err != nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized: " + err.Error()})
 		return false
 	}

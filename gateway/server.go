@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -36,7 +37,7 @@ type Server struct {
 	log  *slog.Logger
 	hub  *Hub
 	repl Replication
-	auth *authenticator
+	auth *token.Verifier
 	// policy authorizes private channels (private.go); nil: refused.
 	policy Policy
 	mets   *metrics
@@ -69,12 +70,12 @@ func NewServer(opts Options, hub *Hub, repl Replication) (*Server, error) {
 	}
 	s := &Server{cfg: opts, log: opts.Logger, hub: hub, repl: repl, policy: opts.Policy, conns: map[*conn]struct{}{}}
 	if opts.SecureChannels {
-		var jwks []verificationKey
+		var jwks []token.Key
 		if opts.JWKS != "" {
 			// withDefaults parsed it already.
-			jwks, _ = parseJWKS(opts.JWKS)
+			jwks, _ = token.ParseJWKS(opts.JWKS)
 		}
-		s.auth = newAuthenticator(opts.JWTSecret, jwks, opts.ClaimValidators)
+		s.auth = token.NewVerifier(opts.JWTSecret, jwks, opts.ClaimValidators)
 	}
 	s.mets = newMetrics(s)
 	return s, nil
@@ -153,7 +154,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	token := socketToken(r)
 	if s.auth != nil {
-		if _, err := s.auth.verify(token, false); err != nil {
+		if _, err := s.auth.Verify(token, false); err != nil {
 			s.log.Info("socket refused", "remote", r.RemoteAddr, "err", err)
 			// The original answers a refused connect with a bare 403.
 			s.refuse(w, http.StatusForbidden, "")

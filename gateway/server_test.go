@@ -24,15 +24,13 @@ type testServer struct {
 	url string
 	srv *Server
 	hub *Hub
+	// dialOpts reach the server when it is not on TCP (newPipeServer).
+	dialOpts *websocket.DialOptions
 }
 
-func newTestServer(t testing.TB, mod func(*Options)) *testServer {
-	t.Helper()
-	return newTestServerHub(t, mod, nil)
-}
-
-// newTestServerHub is newTestServer with options for the hub too.
-func newTestServerHub(t testing.TB, mod func(*Options), modHub func(*HubOptions)) *testServer {
+// buildTestServer makes a quiet server and its hub, with the options mod
+// and modHub (either may be nil) set.
+func buildTestServer(t testing.TB, mod func(*Options), modHub func(*HubOptions)) (*Server, *Hub) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts, hubOpts := Options{Logger: log}, HubOptions{Logger: log}
@@ -47,6 +45,18 @@ func newTestServerHub(t testing.TB, mod func(*Options), modHub func(*HubOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, hub
+}
+
+func newTestServer(t testing.TB, mod func(*Options)) *testServer {
+	t.Helper()
+	return newTestServerHub(t, mod, nil)
+}
+
+// newTestServerHub is newTestServer with options for the hub too.
+func newTestServerHub(t testing.TB, mod func(*Options), modHub func(*HubOptions)) *testServer {
+	t.Helper()
+	srv, hub := buildTestServer(t, mod, modHub)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -66,7 +76,7 @@ type client struct {
 
 func (ts *testServer) dial(t *testing.T, query string) *client {
 	t.Helper()
-	ws, _, err := websocket.Dial(t.Context(), ts.url+"/socket/websocket?"+query, nil)
+	ws, _, err := websocket.Dial(t.Context(), ts.url+"/socket/websocket?"+query, ts.dialOpts)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -215,6 +225,17 @@ func joinV1(t *testing.T, c *client, topic, ref string) {
 		t.Fatalf("join %s: %s %v", topic, status, resp)
 	}
 }
+
+// serviceRelation is the seed's service table, as pgoutput describes it.
+func serviceRelation() *replication.Relation {
+	return replication.NewRelation(16390, "public", "service", 'f', []replication.Column{
+		{Name: "id", Type: "int8", TypeOID: 20, TypeModifier: -1, Key: true},
+		{Name: "name", Type: "varchar", TypeOID: 1043, TypeModifier: 259, Key: true},
+		{Name: "status_id", Type: "int8", TypeOID: 20, TypeModifier: -1, Key: true},
+	})
+}
+
+func text(s string) replication.Value { return replication.Value{State: replication.Text, Text: s} }
 
 func serviceUpdate(id, from, to string) replication.Batch {
 	rel := serviceRelation()

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/pgrealtime/realtime/gateway/token"
 )
 
 // tenantOf returns the tenant a request names, as the 2.x server reads it:
@@ -88,19 +90,19 @@ func (s *Server) adminToken(r *http.Request) bool {
 	if s.cfg.JWTSecret == "" && s.cfg.JWKS == "" {
 		return true
 	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		return false
 	}
-	var jwks []verificationKey
+	var jwks []token.Key
 	if s.cfg.JWKS != "" {
 		// NewServer parsed it already.
-		jwks, _ = parseJWKS(s.cfg.JWKS)
+		jwks, _ = token.ParseJWKS(s.cfg.JWKS)
 	}
 	// Built per request rather than kept on the Server: health checks come
 	// every few seconds at most, and s.auth (nil with SECURE_CHANNELS=false)
 	// applies JWT_CLAIM_VALIDATORS, which the 2.x admin check does not.
-	_, err := newAuthenticator(s.cfg.JWTSecret, jwks, nil).verify(token, false)
+	_, err := token.NewVerifier(s.cfg.JWTSecret, jwks, nil).Verify(tok, false)
 	return err == nil
 }
 

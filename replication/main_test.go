@@ -3,10 +3,8 @@ package replication
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -20,36 +18,9 @@ import (
 
 var suite pgtest.Suite
 
-func TestMain(m *testing.M) {
-	code := pgtest.Main(m, &suite)
-	if code == 0 {
-		if leaks := leakedGoroutines(10 * time.Second); leaks != "" {
-			fmt.Fprintf(os.Stderr, "goroutines left running after the tests:\n%s\n", leaks)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// leakedGoroutines waits for goroutines of this package and of the
-// catalog pool to end, and describes those that do not.
-func leakedGoroutines(wait time.Duration) string {
-	deadline := time.Now().Add(wait)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaks []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if (strings.Contains(g, "replication.(*") || strings.Contains(g, "pgxpool.")) && !strings.Contains(g, "leakedGoroutines") {
-				leaks = append(leaks, g)
-			}
-		}
-		if len(leaks) == 0 || time.Now().After(deadline) {
-			return strings.Join(leaks, "\n\n")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// TestMain runs the tests on the package's PostgreSQL; pgtest.Main fails
+// the run when a test left a goroutine behind.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &suite)) }
 
 // testDB is a fresh database on the shared cluster with a connection to it.
 type testDB struct {

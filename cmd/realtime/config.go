@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pgrealtime/realtime/gateway"
+	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -313,7 +314,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("JWT secret is missing: set JWT_SECRET or API_JWT_SECRET (or JWT_JWKS for asymmetric keys), or SECURE_CHANNELS=false to accept clients without a token"))
 	}
 	if c.JWKS != "" {
-		if err := gateway.CheckJWKS(c.JWKS); err != nil {
+		if _, err := token.ParseJWKS(c.JWKS); err != nil {
 			errs = append(errs, fmt.Errorf("JWT_JWKS: %w", err))
 		}
 	}

@@ -99,6 +99,7 @@ func TestListenFamily(t *testing.T) {
 	}
 }
 
+// A bad JWT_JWKS is a configuration error that names the setting.
 func TestValidateNamesJWKS(t *testing.T) {
 	cfg := Defaults()
 	cfg.JWKS = `{"keys":[{"kty":"nope"}]}`

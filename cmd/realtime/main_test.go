@@ -6,17 +6,20 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // TestMain lets a test run this binary's main with its own arguments: the
-// test executable re-runs itself with REALTIME_RUN_MAIN set.
+// test executable re-runs itself with REALTIME_RUN_MAIN set. Otherwise it
+// runs the tests and fails the run on a goroutine a test left behind.
 func TestMain(m *testing.M) {
 	if os.Getenv("REALTIME_RUN_MAIN") != "" {
 		os.Args = append([]string{"realtime"}, strings.Fields(os.Getenv("REALTIME_RUN_MAIN_ARGS"))...)
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func runMain(t *testing.T, args string) (stdout, stderr string, code int) {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/pgrealtime/realtime/test/harness"
 	"github.com/pgrealtime/realtime/test/localpg"
@@ -57,7 +58,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "skipping the browser test: %s\n", strings.Join(missing, "; "))
 		flag.Set("test.run", "^$")
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func freePort(t *testing.T) string {

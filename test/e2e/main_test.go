@@ -34,9 +34,9 @@ var (
 	skipNode   string // why the tests skip: node is not installed
 )
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
+// TestMain builds what the tests drive, then runs them with pgtest.Main,
+// which also fails the run on a goroutine left behind.
+func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
 	var err error

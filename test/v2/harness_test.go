@@ -26,9 +26,9 @@ var (
 	jsDir  string
 )
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
+// TestMain builds what the tests drive, then runs them with pgtest.Main,
+// which also fails the run on a goroutine left behind.
+func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
 	_, file, _, _ := runtime.Caller(0)

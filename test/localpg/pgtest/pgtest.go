@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/pgrealtime/realtime/test/localpg"
 )
 
@@ -21,9 +23,36 @@ type Suite struct {
 	err     error
 }
 
-// Main starts one cluster for a test package, runs its tests and removes the
-// cluster. Call it from TestMain: os.Exit(pgtest.Main(m, &suite)).
+// Main starts one cluster for a test package, runs its tests, removes the
+// cluster and, when the tests passed, fails the run if a test left a
+// goroutine behind (a pool, stream or socket not closed). Call it from
+// TestMain: os.Exit(pgtest.Main(m, &suite)).
 func Main(m *testing.M, s *Suite) int {
+	code := run(m, s)
+	if code == 0 {
+		if err := Leaked(10 * time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines left running after the tests: %v\n", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// Leaked gives goroutines up to wait to end and describes those left:
+// pools and streams wind down after their test returns, and goleak.Find
+// alone retries for about half a second.
+func Leaked(wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := goleak.Find()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func run(m *testing.M, s *Suite) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	c, err := localpg.Start(ctx)
 	cancel()

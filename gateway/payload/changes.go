@@ -1,4 +1,4 @@
-package gateway
+package payload
 
 import (
 	"strconv"
@@ -9,19 +9,19 @@ import (
 	"github.com/pgrealtime/realtime/replication"
 )
 
-// appendV2Data renders a change as the "data" object of a v2
+// AppendChanges renders a change as the "data" object of a
 // postgres_changes message: typed JSON values, {name, type} columns and a
 // millisecond commit timestamp, as the current original sends them. With
 // selected, columns and rows keep only those columns and the key.
-func appendV2Data(dst []byte, ch *replication.Change, selected map[string]bool) []byte {
-	return appendV2DataFor(dst, ch, selected, nil)
+func AppendChanges(dst []byte, ch *replication.Change, selected map[string]bool) []byte {
+	return AppendChangesFor(dst, ch, selected, nil)
 }
 
-// appendV2DataFor is appendV2Data as role view v sees the change (nil:
+// AppendChangesFor is AppendChanges as role view v sees the change (nil:
 // everything): columns it may not SELECT are left out everywhere, and a
 // DELETE on a table with RLS keeps only the primary key of the old row.
 // The caller sends the error payload instead when v.Err applies.
-func appendV2DataFor(dst []byte, ch *replication.Change, selected map[string]bool, v *authz.View) []byte {
+func AppendChangesFor(dst []byte, ch *replication.Change, selected map[string]bool, v *authz.View) []byte {
 	rel := ch.Rel
 	// nil keeps every column: the common path pays nothing per column.
 	var keep func(replication.Column) bool
@@ -61,15 +61,15 @@ func appendV2DataFor(dst []byte, ch *replication.Change, selected map[string]boo
 	switch ch.Op {
 	case replication.Insert:
 		dst = append(dst, `,"record":`...)
-		dst = appendV2Record(dst, ch, ch.New, keep)
+		dst = appendChangesRecord(dst, ch, ch.New, keep)
 	case replication.Update:
 		dst = append(dst, `,"old_record":`...)
-		dst = appendV2OldRecord(dst, ch, oldKeep, keyOnly)
+		dst = appendChangesOldRecord(dst, ch, oldKeep, keyOnly)
 		dst = append(dst, `,"record":`...)
-		dst = appendV2Record(dst, ch, ch.New, keep)
+		dst = appendChangesRecord(dst, ch, ch.New, keep)
 	case replication.Delete:
 		dst = append(dst, `,"old_record":`...)
-		dst = appendV2OldRecord(dst, ch, oldKeep, keyOnly)
+		dst = appendChangesOldRecord(dst, ch, oldKeep, keyOnly)
 	}
 	dst = append(dst, `,"schema":`...)
 	dst = phoenix.AppendString(dst, rel.Schema)
@@ -80,28 +80,28 @@ func appendV2DataFor(dst []byte, ch *replication.Change, selected map[string]boo
 	return append(dst, `"}`...)
 }
 
-// appendV2Refused renders the original's payload for a change a role gets
+// AppendChangesRefused renders the original's payload for a change a role gets
 // without its row (Error 401 or 400): no columns, no record.
-func appendV2Refused(dst []byte, ch *replication.Change, reason string) []byte {
+func AppendChangesRefused(dst []byte, ch *replication.Change, reason string) []byte {
 	return appendRefused(dst, ch, reason, "2006-01-02T15:04:05.000Z")
 }
 
-// appendV2OldRecord renders the replica identity of the old row: the whole
+// appendChangesOldRecord renders the replica identity of the old row: the whole
 // row under FULL, the key columns otherwise. An UPDATE that kept its key has
 // no old tuple in pgoutput; its key is then the key of the new row.
-func appendV2OldRecord(dst []byte, ch *replication.Change, keep, keyOnly func(replication.Column) bool) []byte {
+func appendChangesOldRecord(dst []byte, ch *replication.Change, keep, keyOnly func(replication.Column) bool) []byte {
 	switch {
 	case ch.Old != nil && !ch.OldIsKey:
-		return appendV2Record(dst, ch, ch.Old, keep)
+		return appendChangesRecord(dst, ch, ch.Old, keep)
 	case ch.Old != nil:
-		return appendV2Record(dst, ch, ch.Old, keyOnly)
+		return appendChangesRecord(dst, ch, ch.Old, keyOnly)
 	case ch.Op == replication.Update:
-		return appendV2Record(dst, ch, ch.New, keyOnly)
+		return appendChangesRecord(dst, ch, ch.New, keyOnly)
 	}
 	return append(dst, "{}"...)
 }
 
-func appendV2Record(dst []byte, ch *replication.Change, vals []replication.Value, keep func(replication.Column) bool) []byte {
+func appendChangesRecord(dst []byte, ch *replication.Change, vals []replication.Value, keep func(replication.Column) bool) []byte {
 	rel := ch.Rel
 	dst = append(dst, '{')
 	first := true

@@ -1,4 +1,4 @@
-package gateway
+package token
 
 import (
 	"crypto"
@@ -18,6 +18,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 )
+
+const testSecret = "super-secret-jwt-token-with-at-least-32-characters"
 
 var b64 = base64.RawURLEncoding.EncodeToString
 
@@ -66,12 +68,12 @@ func TestJWKSVerifiesAsymmetricTokens(t *testing.T) {
 	otherRSA, _ := rsa.GenerateKey(rand.Reader, 2048)
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	edPub, edKey, _ := ed25519.GenerateKey(rand.Reader)
-	keys, err := parseJWKS(jwksText(t, rsaJWK(t, "r1", &rsaKey.PublicKey), rsaJWK(t, "r2", &otherRSA.PublicKey), ecJWK(t, "e1", &ecKey.PublicKey),
+	keys, err := ParseJWKS(jwksText(t, rsaJWK(t, "r1", &rsaKey.PublicKey), rsaJWK(t, "r2", &otherRSA.PublicKey), ecJWK(t, "e1", &ecKey.PublicKey),
 		map[string]string{"kty": "OKP", "crv": "Ed25519", "kid": "d1", "x": b64(edPub)}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAuthenticator("", keys, nil)
+	a := NewVerifier("", keys, nil)
 	hour := time.Now().Add(time.Hour)
 	for name, tok := range map[string]string{
 		"RS256 kid r1":  signWith(t, jwt.SigningMethodRS256, "r1", rsaKey, hour),
@@ -83,7 +85,7 @@ func TestJWKSVerifiesAsymmetricTokens(t *testing.T) {
 		"unknown kid":   signWith(t, jwt.SigningMethodES256, "rotated-away", ecKey, hour),
 		"RS512 another": signWith(t, jwt.SigningMethodRS512, "r1", rsaKey, hour),
 	} {
-		if _, err := a.verify(tok, true); err != nil {
+		if _, err := a.Verify(tok, true); err != nil {
 			t.Errorf("%s refused: %v", name, err)
 		}
 	}
@@ -100,7 +102,7 @@ func TestJWKSVerifiesAsymmetricTokens(t *testing.T) {
 		"expired":                         {signWith(t, jwt.SigningMethodES256, "e1", ecKey, time.Now().Add(-time.Hour)), "expired"},
 		"alg none":                        {noneToken(t, hour), "signature"},
 	} {
-		_, err := a.verify(c.tok, true)
+		_, err := a.Verify(c.tok, true)
 		if err == nil || !strings.Contains(err.Error(), c.reason) {
 			t.Errorf("%s: got %v, want an error about %q", name, err, c.reason)
 		}
@@ -119,19 +121,19 @@ func noneToken(t *testing.T, exp time.Time) string {
 // A secret and a JWKS together: HS tokens use the secret, the others the set.
 func TestSecretAndJWKSTogether(t *testing.T) {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	keys, err := parseJWKS(jwksText(t, ecJWK(t, "e1", &ecKey.PublicKey)))
+	keys, err := ParseJWKS(jwksText(t, ecJWK(t, "e1", &ecKey.PublicKey)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAuthenticator(testSecret, keys, map[string]any{"role": "authenticated"})
+	a := NewVerifier(testSecret, keys, map[string]any{"role": "authenticated"})
 	hour := time.Now().Add(time.Hour)
 	for _, tok := range []string{signWith(t, jwt.SigningMethodHS256, "", []byte(testSecret), hour), signWith(t, jwt.SigningMethodES256, "e1", ecKey, hour)} {
-		if _, err := a.verify(tok, true); err != nil {
+		if _, err := a.Verify(tok, true); err != nil {
 			t.Errorf("refused: %v", err)
 		}
 	}
 	anon, _ := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"role": "anon", "exp": hour.Unix()}).SignedString(ecKey)
-	if _, err := a.verify(anon, true); err == nil || !strings.Contains(err.Error(), `"role"`) {
+	if _, err := a.Verify(anon, true); err == nil || !strings.Contains(err.Error(), `"role"`) {
 		t.Errorf("claim validator not applied to JWKS tokens: %v", err)
 	}
 }
@@ -147,14 +149,14 @@ func TestJWKSConfigErrors(t *testing.T) {
 		`{"keys":[{"kty":"foo"}]}`:                                   "key type",
 		`{"keys":[{"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"}]}`: "no signing key",
 	} {
-		_, err := parseJWKS(text)
+		_, err := ParseJWKS(text)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", text, err, want)
 		}
 	}
 	// A point not on the curve is refused, not trusted.
 	bad := `{"kty":"EC","crv":"P-256","x":"` + b64(make([]byte, 32)) + `","y":"` + b64(append(make([]byte, 31), 1)) + `"}`
-	if _, err := parseJWKS(bad); err == nil {
+	if _, err := ParseJWKS(bad); err == nil {
 		t.Error("a point off the curve was accepted")
 	}
 }

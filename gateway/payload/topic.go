@@ -1,4 +1,4 @@
-package gateway
+package payload
 
 import (
 	"strconv"
@@ -9,16 +9,16 @@ import (
 	"github.com/pgrealtime/realtime/replication"
 )
 
-// unchangedToast is what the v1 server sends for an unchanged TOASTed value
+// unchangedToast is what the 1.x server sends for an unchanged TOASTed value
 // it could not fill in (the Elixir atom :unchanged_toast, JSON-encoded).
 const unchangedToast = "unchanged_toast"
 
-// v1Columns renders the "columns" array of the v1 STREAM payload. It depends
+// TopicColumns renders the "columns" array of the topic payload. It depends
 // only on the relation, so the hub caches it per relation.
-func v1Columns(rel *replication.Relation) []byte { return v1ColumnsFor(rel, nil) }
+func TopicColumns(rel *replication.Relation) []byte { return TopicColumnsFor(rel, nil) }
 
-// v1ColumnsFor renders the columns role view v may SELECT (nil: all).
-func v1ColumnsFor(rel *replication.Relation, v *authz.View) []byte {
+// TopicColumnsFor renders the columns role view v may SELECT (nil: all).
+func TopicColumnsFor(rel *replication.Relation, v *authz.View) []byte {
 	b := []byte{'['}
 	first := true
 	for _, c := range rel.Columns {
@@ -45,15 +45,16 @@ func v1ColumnsFor(rel *replication.Relation, v *authz.View) []byte {
 	return append(b, ']')
 }
 
-// appendV1Payload renders a change as the v1.0.0 STREAM-mode payload:
-// values are PostgreSQL's text, timestamps rewritten to ISO 8601.
-func appendV1Payload(dst []byte, ch *replication.Change, columns []byte) []byte {
-	return appendV1PayloadFor(dst, ch, columns, nil)
+// AppendTopic renders a change as the 1.x topic payload (the original's
+// STREAM-mode record): values are PostgreSQL's text, timestamps rewritten
+// to ISO 8601.
+func AppendTopic(dst []byte, ch *replication.Change, columns []byte) []byte {
+	return AppendTopicFor(dst, ch, columns, nil)
 }
 
-// appendV1Refused renders the v1 payload of a change a role gets without
-// its row (Error 401 or 400).
-func appendV1Refused(dst []byte, ch *replication.Change, reason string) []byte {
+// AppendTopicRefused renders the topic payload of a change a role gets
+// without its row (Error 401 or 400).
+func AppendTopicRefused(dst []byte, ch *replication.Change, reason string) []byte {
 	return appendRefused(dst, ch, reason, "2006-01-02T15:04:05.000000Z")
 }
 
@@ -80,9 +81,9 @@ func appendPayloadTail(dst []byte, ch *replication.Change) []byte {
 	return append(dst, `"}`...)
 }
 
-// appendV1PayloadFor is appendV1Payload as role view v sees the change
-// (nil: everything); columns must be v1ColumnsFor the same view.
-func appendV1PayloadFor(dst []byte, ch *replication.Change, columns []byte, v *authz.View) []byte {
+// AppendTopicFor is AppendTopic as role view v sees the change
+// (nil: everything); columns must be TopicColumnsFor the same view.
+func AppendTopicFor(dst []byte, ch *replication.Change, columns []byte, v *authz.View) []byte {
 	// nil keeps every column: the path without authorization pays nothing.
 	var keep, oldKeep func(replication.Column) bool
 	if v != nil {
@@ -111,16 +112,16 @@ func appendV1PayloadFor(dst []byte, ch *replication.Change, columns []byte, v *a
 			// The original ignores the key-only old tuple of an UPDATE.
 			dst = append(dst, "{}"...)
 		} else {
-			dst = appendV1Record(dst, ch, ch.Old, keep)
+			dst = appendTopicRecord(dst, ch, ch.Old, keep)
 		}
 		dst = append(dst, `,"record":`...)
-		dst = appendV1Record(dst, ch, ch.New, keep)
+		dst = appendTopicRecord(dst, ch, ch.New, keep)
 	case replication.Insert:
 		dst = append(dst, `,"record":`...)
-		dst = appendV1Record(dst, ch, ch.New, keep)
+		dst = appendTopicRecord(dst, ch, ch.New, keep)
 	case replication.Delete:
 		dst = append(dst, `,"old_record":`...)
-		dst = appendV1Record(dst, ch, ch.Old, oldKeep)
+		dst = appendTopicRecord(dst, ch, ch.Old, oldKeep)
 	}
 	return appendPayloadTail(dst, ch)
 }
@@ -134,7 +135,7 @@ func appendErrors(dst []byte, ch *replication.Change) []byte {
 	return append(dst, `,"errors":null`...)
 }
 
-func appendV1Record(dst []byte, ch *replication.Change, vals []replication.Value, keep func(replication.Column) bool) []byte {
+func appendTopicRecord(dst []byte, ch *replication.Change, vals []replication.Value, keep func(replication.Column) bool) []byte {
 	rel := ch.Rel
 	dst = append(dst, '{')
 	first := true
@@ -157,15 +158,15 @@ func appendV1Record(dst []byte, ch *replication.Change, vals []replication.Value
 		case replication.Unchanged:
 			dst = phoenix.AppendString(dst, unchangedToast)
 		default:
-			dst = phoenix.AppendString(dst, v1Text(rel.Columns[i].Type, v.Text))
+			dst = phoenix.AppendString(dst, topicText(rel.Columns[i].Type, v.Text))
 		}
 	}
 	return append(dst, '}')
 }
 
-// v1Text is a value as the v1 payload shows it: PostgreSQL's text, except
+// topicText is a value as the topic payload shows it: PostgreSQL's text, except
 // timestamps, which the original rewrites to ISO 8601 with a zone.
-func v1Text(typ, text string) string {
+func topicText(typ, text string) string {
 	if typ == "timestamptz" || typ == "timestamp" {
 		return isoTimestamp(text)
 	}
@@ -205,30 +206,34 @@ func isoTimestamp(s string) string {
 	return string(b)
 }
 
-// v1Row is the row v1 filters are evaluated on: the new row for INSERT and
-// UPDATE, the old row for DELETE.
-type v1Row struct {
+// topicRow is the row topic filters are evaluated on: the new row for
+// INSERT and UPDATE, the old row for DELETE.
+type topicRow struct {
 	rel  *replication.Relation
 	vals []replication.Value
 }
 
-func (r v1Row) Len() int { return min(len(r.vals), len(r.rel.Columns)) }
+func (r topicRow) Len() int { return min(len(r.vals), len(r.rel.Columns)) }
 
-func (r v1Row) Column(i int) (string, string, bool) {
+func (r topicRow) Column(i int) (string, string, bool) {
 	c := r.rel.Columns[i]
 	v := r.vals[i]
 	if v.State != replication.Text {
 		return c.Name, "", false
 	}
-	return c.Name, v1Text(c.Type, v.Text), true
+	return c.Name, topicText(c.Type, v.Text), true
 }
 
-func matchRow(ch *replication.Change) filters.Row {
+// TopicRow is the row a topic's filter (realtime:schema:table:col=eq.v)
+// is evaluated on, with values as the topic payload shows them, so a
+// filter compares what the subscriber would receive. It is nil for
+// TRUNCATE, which has no row.
+func TopicRow(ch *replication.Change) filters.Row {
 	switch ch.Op {
 	case replication.Insert, replication.Update:
-		return v1Row{ch.Rel, ch.New}
+		return topicRow{ch.Rel, ch.New}
 	case replication.Delete:
-		return v1Row{ch.Rel, ch.Old}
+		return topicRow{ch.Rel, ch.Old}
 	}
 	return nil
 }

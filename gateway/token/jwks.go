@@ -1,4 +1,4 @@
-package gateway
+package token
 
 import (
 	"crypto/ecdsa"
@@ -31,18 +31,18 @@ type jwk struct {
 	K string `json:"k"`
 }
 
-// verificationKey is a parsed public (or shared) key and the algorithm
-// family it may verify. Tying a key to its family is what refuses
-// algorithm confusion: an RSA public key is never handed to HMAC.
-type verificationKey struct {
+// Key is a parsed public (or shared) key and the algorithm family it may
+// verify. Tying a key to its family is what refuses algorithm confusion:
+// an RSA public key is never handed to HMAC.
+type Key struct {
 	kid    string
 	family string // "HS", "RS" (RS* and PS*), "ES256"/"ES384"/"ES512", "EdDSA"
 	key    any
 }
 
-// parseJWKS reads JWT_JWKS: a key set {"keys":[...]} or a single key.
+// ParseJWKS reads JWT_JWKS: a key set {"keys":[...]} or a single key.
 // Keys meant only for encryption ("use":"enc") are skipped.
-func parseJWKS(text string) ([]verificationKey, error) {
+func ParseJWKS(text string) ([]Key, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -53,7 +53,7 @@ func parseJWKS(text string) ([]verificationKey, error) {
 	if raw == nil {
 		raw = []json.RawMessage{json.RawMessage(text)}
 	}
-	var keys []verificationKey
+	var keys []Key
 	var errs []error
 	for i, r := range raw {
 		var k jwk
@@ -80,8 +80,8 @@ func parseJWKS(text string) ([]verificationKey, error) {
 	return keys, nil
 }
 
-func (k jwk) parse() (verificationKey, error) {
-	vk := verificationKey{kid: k.Kid}
+func (k jwk) parse() (Key, error) {
+	vk := Key{kid: k.Kid}
 	switch k.Kty {
 	case "RSA":
 		n, err1 := b64Int(k.N)
@@ -169,7 +169,7 @@ func family(alg string) string {
 
 // methodsFor lists the algorithms the configured keys can verify; any
 // other alg header (none included) is refused before a key is looked up.
-func methodsFor(keys []verificationKey) []string {
+func methodsFor(keys []Key) []string {
 	byFamily := map[string][]string{
 		"HS":    {"HS256", "HS384", "HS512"},
 		"RS":    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"},

@@ -1,4 +1,4 @@
-package gateway
+package token
 
 import (
 	"encoding/json"
@@ -15,10 +15,11 @@ import (
 	"github.com/pgrealtime/realtime/gateway/authz"
 )
 
-// authenticator verifies the JWTs of secure channels: HMAC with
-// JWT_SECRET, and RSA, ECDSA or Ed25519 with the keys of JWT_JWKS.
-type authenticator struct {
-	keys       []verificationKey
+// Verifier verifies the JWTs of secure channels: HMAC with JWT_SECRET,
+// and RSA, ECDSA or Ed25519 with the keys of JWT_JWKS. It is immutable
+// once built, so any number of goroutines may use it at once.
+type Verifier struct {
+	keys       []Key
 	methods    []string
 	validators map[string]any
 	now        func() time.Time
@@ -29,18 +30,21 @@ type authenticator struct {
 // channel never receives after its token's expiry.
 const leeway = 5 * time.Second
 
-func newAuthenticator(secret string, jwks []verificationKey, validators map[string]any) *authenticator {
-	var keys []verificationKey
+// NewVerifier builds a Verifier that accepts tokens signed with secret
+// (HMAC; "" for none) or with one of jwks, and whose claims equal every
+// entry of validators (JWT_CLAIM_VALIDATORS; nil for none).
+func NewVerifier(secret string, jwks []Key, validators map[string]any) *Verifier {
+	var keys []Key
 	if secret != "" {
-		keys = append(keys, verificationKey{family: "HS", key: []byte(secret)})
+		keys = append(keys, Key{family: "HS", key: []byte(secret)})
 	}
 	keys = append(keys, jwks...)
-	return &authenticator{keys: keys, methods: methodsFor(keys), validators: validators, now: time.Now}
+	return &Verifier{keys: keys, methods: methodsFor(keys), validators: validators, now: time.Now}
 }
 
 // key picks the keys that may verify t: those of its algorithm's family,
 // narrowed to its kid when a key carries that kid.
-func (a *authenticator) key(t *jwt.Token) (any, error) {
+func (a *Verifier) key(t *jwt.Token) (any, error) {
 	fam := family(t.Method.Alg())
 	kid, _ := t.Header["kid"].(string)
 	var all, byKid []jwt.VerificationKey
@@ -79,16 +83,17 @@ func cleanToken(t string) string {
 	}, t)
 }
 
-// verify checks token and returns its expiry (zero when it has none and
-// requireExp is false).
-func (a *authenticator) verify(token string, requireExp bool) (time.Time, error) {
-	exp, _, err := a.verifyClaims(token, requireExp)
+// Verify checks token and returns its expiry (zero when it has none and
+// requireExp is false). An error's text is the reason the original gives
+// in its replies, fit to show a client as it is.
+func (a *Verifier) Verify(token string, requireExp bool) (time.Time, error) {
+	exp, _, err := a.VerifyClaims(token, requireExp)
 	return exp, err
 }
 
-// verifyClaims checks token and returns its expiry and claims (numbers as
+// VerifyClaims is Verify that also returns the token's claims (numbers as
 // json.Number, so claims reach policies as they were signed).
-func (a *authenticator) verifyClaims(token string, requireExp bool) (time.Time, jwt.MapClaims, error) {
+func (a *Verifier) VerifyClaims(token string, requireExp bool) (time.Time, map[string]any, error) {
 	token = cleanToken(token)
 	if token == "" {
 		return time.Time{}, nil, errors.New("no token: send one as the apikey query parameter, the x-api-key header, or user_token/access_token in the join payload")

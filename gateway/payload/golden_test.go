@@ -1,4 +1,4 @@
-package gateway
+package payload
 
 import (
 	"bytes"
@@ -49,18 +49,18 @@ func goldenChanges() map[string]replication.Change {
 	}
 }
 
-// TestGoldenFrames pins, byte for byte, the frames a v1 topic subscriber
+// TestGoldenFrames pins, byte for byte, the frames a 1.x topic subscriber
 // (vsn 1.0.0) and a postgres_changes subscriber (vsn 2.0.0) receive.
 func TestGoldenFrames(t *testing.T) {
 	for name, ch := range goldenChanges() {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
 			v1 := phoenix.V1.Append(nil, phoenix.Message{Topic: "realtime:public:" + ch.Rel.Table, Event: ch.Op.String(),
-				Payload: appendV1Payload(nil, &ch, v1Columns(ch.Rel))})
+				Payload: AppendTopic(nil, &ch, TopicColumns(ch.Rel))})
 			out.WriteString("vsn 1.0.0, v1 topic:\n")
 			indent(t, &out, v1)
 			if ch.Op != replication.Truncate {
-				p := append([]byte(`{"data":`), appendV2Data(nil, &ch, nil)...)
+				p := append([]byte(`{"data":`), AppendChanges(nil, &ch, nil)...)
 				p = append(p, `,"ids":[38606455]}`...)
 				v2 := phoenix.V2.Append(nil, phoenix.Message{Topic: "realtime:room1", Event: "postgres_changes", Payload: p})
 				out.WriteString("\nvsn 2.0.0, postgres_changes:\n")
@@ -74,7 +74,7 @@ func TestGoldenFrames(t *testing.T) {
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("%v (run go test ./gateway -run TestGoldenFrames -update)", err)
+				t.Fatalf("%v (run go test ./gateway/payload -run TestGoldenFrames -update)", err)
 			}
 			if !bytes.Equal(out.Bytes(), want) {
 				t.Fatalf("frames differ from %s:\n got:\n%s\nwant:\n%s", path, out.Bytes(), want)

@@ -1,4 +1,4 @@
-package gateway
+package payload
 
 import (
 	"encoding/json"
@@ -45,7 +45,7 @@ func TestAppendTyped(t *testing.T) {
 	}
 }
 
-func TestV2DataShapes(t *testing.T) {
+func TestChangesShapes(t *testing.T) {
 	rel := replication.NewRelation(1, "public", "todos", 'd', []replication.Column{
 		{Name: "id", Type: "int8", Key: true},
 		{Name: "title", Type: "text"},
@@ -54,7 +54,7 @@ func TestV2DataShapes(t *testing.T) {
 	at := time.Date(2026, 8, 21, 12, 0, 0, 123456789, time.UTC)
 	upd := replication.Change{Op: replication.Update, Rel: rel, CommitTime: at,
 		New: []replication.Value{text("1"), text("milk"), text("t")}}
-	got := string(appendV2Data(nil, &upd, nil))
+	got := string(AppendChanges(nil, &upd, nil))
 	want := `{"columns":[{"name":"id","type":"int8"},{"name":"title","type":"text"},{"name":"done","type":"bool"}],"commit_timestamp":"2026-08-21T12:00:00.123Z","errors":null,"old_record":{"id":1},"record":{"id":1,"title":"milk","done":true},"schema":"public","table":"todos","type":"UPDATE"}`
 	if got != want {
 		t.Fatalf("UPDATE data:\n got %s\nwant %s", got, want)
@@ -62,7 +62,7 @@ func TestV2DataShapes(t *testing.T) {
 	del := replication.Change{Op: replication.Delete, Rel: rel, CommitTime: at, OldIsKey: true,
 		Old: []replication.Value{text("1"), {}, {}}}
 	var m map[string]any
-	if err := json.Unmarshal(appendV2Data(nil, &del, nil), &m); err != nil {
+	if err := json.Unmarshal(AppendChanges(nil, &del, nil), &m); err != nil {
 		t.Fatal(err)
 	}
 	if _, has := m["record"]; has {
@@ -73,7 +73,7 @@ func TestV2DataShapes(t *testing.T) {
 	}
 	toast := replication.Change{Op: replication.Update, Rel: rel, CommitTime: at,
 		New: []replication.Value{text("1"), {State: replication.Unchanged}, text("f")}}
-	if err := json.Unmarshal(appendV2Data(nil, &toast, nil), &m); err != nil {
+	if err := json.Unmarshal(AppendChanges(nil, &toast, nil), &m); err != nil {
 		t.Fatal(err)
 	}
 	if _, has := m["record"].(map[string]any)["title"]; has {

@@ -1,4 +1,4 @@
-package gateway
+package payload
 
 import (
 	"encoding/json"
@@ -35,7 +35,7 @@ func serviceRelation() *replication.Relation {
 
 func text(s string) replication.Value { return replication.Value{State: replication.Text, Text: s} }
 
-func TestV1PayloadUpdate(t *testing.T) {
+func TestTopicUpdate(t *testing.T) {
 	rel := serviceRelation()
 	ch := replication.Change{
 		Op: replication.Update, Rel: rel,
@@ -43,14 +43,14 @@ func TestV1PayloadUpdate(t *testing.T) {
 		New:        []replication.Value{text("1"), text("Reboque"), text("2")},
 		Old:        []replication.Value{text("1"), text("Reboque"), text("1")},
 	}
-	got := string(appendV1Payload(nil, &ch, v1Columns(rel)))
+	got := string(AppendTopic(nil, &ch, TopicColumns(rel)))
 	want := `{"columns":[{"flags":["key"],"name":"id","type":"int8","type_modifier":4294967295},{"flags":["key"],"name":"name","type":"varchar","type_modifier":259},{"flags":["key"],"name":"status_id","type":"int8","type_modifier":4294967295}],"commit_timestamp":"2022-06-01T12:00:00.123456Z","errors":null,"old_record":{"id":"1","name":"Reboque","status_id":"1"},"record":{"id":"1","name":"Reboque","status_id":"2"},"schema":"public","table":"service","type":"UPDATE"}`
 	if got != want {
 		t.Fatalf("payload:\n got %s\nwant %s", got, want)
 	}
 }
 
-func TestV1PayloadShapes(t *testing.T) {
+func TestTopicShapes(t *testing.T) {
 	rel := serviceRelation()
 	base := replication.Change{Rel: rel, CommitTime: time.Unix(0, 0)}
 	null := replication.Value{}
@@ -105,7 +105,7 @@ func TestV1PayloadShapes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ch := tc.change(base)
-			raw := appendV1Payload(nil, &ch, v1Columns(rel))
+			raw := AppendTopic(nil, &ch, TopicColumns(rel))
 			var p map[string]any
 			if err := json.Unmarshal(raw, &p); err != nil {
 				t.Fatalf("invalid JSON %s: %v", raw, err)
