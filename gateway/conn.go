@@ -338,7 +338,9 @@ func (c *conn) read(ctx context.Context) (typ websocket.MessageType, data []byte
 		// stop() ran before the deadline above replaced its own.
 		return 0, nil, false, ctx.Err()
 	}
-	typ, data, err = c.ws.Read(context.Background())
+	if err = c.cork.waitReadable(); err == nil {
+		typ, data, err = c.ws.Read(context.Background())
+	}
 	return typ, data, errors.Is(err, os.ErrDeadlineExceeded), err
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -30,6 +31,33 @@ type corkedConn struct {
 	// deadline is the write deadline last set (see armLocked).
 	timeout  time.Duration
 	deadline time.Time
+	// br is the buffered reader coder/websocket reads through, and raw
+	// the socket under it (nil when it has none), for waitReadable.
+	br  *bufio.Reader
+	raw syscall.RawConn
+	// readBefore is set by the first waitReadable (the reader's only).
+	readBefore bool
+}
+
+// waitReadable parks the socket's reader until the client has sent
+// something, before the WebSocket read: an idle socket's goroutine then
+// waits on a stack of a few hundred bytes, which the runtime shrinks to
+// 2 KiB, instead of deep inside coder/websocket's read (some 3 KB of
+// frames, so the stack stays at 8 KiB): a third of an idle socket's
+// memory. It returns the read deadline's error, or nil when bytes are
+// already buffered or the socket is readable.
+func (c *corkedConn) waitReadable() error {
+	if !c.readBefore {
+		// coder/websocket moves what came with the upgrade out of br's
+		// buffer into a reader behind it: the first read takes it from
+		// there, and br.Buffered() tells the truth after.
+		c.readBefore = true
+		return nil
+	}
+	if c.raw == nil || c.br.Buffered() > 0 {
+		return nil
+	}
+	return c.raw.Read(peekable)
 }
 
 // armLocked gives the next write at least half of timeout before it fails:
@@ -165,7 +193,8 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.conn = &corkedConn{Conn: nc, bufs: w.bufs, timeout: w.timeout}
 	// Both buffers are memory every idle socket holds, so they are small:
-	// clients send small frames (a larger read bypasses the buffer), and
+	// clients send small frames (heartbeats of some 60 bytes, joins of a
+	// few hundred; a larger read bypasses the buffer), and
 	// the write buffer carries only coder/websocket's own frames (pongs,
 	// the close frame: at most 125 bytes and a header), since data frames
 	// are framed into the cork's buffer. Bytes net/http had already
@@ -173,12 +202,20 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// coder/websocket keeps only what our reader has buffered, so those
 	// bytes are pulled into it now.
 	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), nc), max(512, len(pending)))
+	var src io.Reader = nc
+	if len(pending) > 0 {
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(pending)), nc)
+	}
+	r := bufio.NewReaderSize(src, max(256, len(pending)))
 	if len(pending) > 0 {
 		if _, err := r.Peek(len(pending)); err != nil {
 			nc.Close()
 			return nil, nil, err
 		}
+	}
+	w.conn.br = r
+	if sc, ok := nc.(syscall.Conn); ok {
+		w.conn.raw, _ = sc.SyscallConn()
 	}
 	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, 160)), nil
 }

@@ -64,6 +64,9 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report, error) {
 	if o.sockets < 1 || o.rate < 0 || o.batch < 1 || o.writers < 1 || o.keys < 1 || o.slow < 0 || o.slow >= o.sockets || o.slowShare < 0 {
 		return nil, errors.New("want -sockets >= 1, -rate >= 0, -batch >= 1, -writers >= 1, -keys >= 1, 0 <= -slow < -sockets, -slow-share >= 0")
 	}
+	if o.idle {
+		o.rate = 0 // -idle was parsed but ignored before: it wrote at -rate
+	}
 	if o.slowShare == 0 {
 		o.slowShare = 0.01 // the flag's default, for callers that build options themselves
 	}
