@@ -84,23 +84,23 @@ func systemMessage(ch *channel, extension, status, message string) phoenix.Messa
 }
 
 // authorizeJoin runs the read check of a private channel's join and
-// returns the refusal, or "" with ch.access set.
-func (c *conn) authorizeJoin(ch *channel) string {
+// returns the refusal, or nil with ch.access set.
+func (c *conn) authorizeJoin(ch *channel) *refusal {
 	if !c.srv.secured() || ch.room == nil || !ch.room.private {
-		return ""
+		return nil
 	}
 	topic := subtopic(ch)
 	r, ok := c.srv.readAccess(topic, ch.subj)
 	if !ok {
 		c.srv.hub.db.refused.Add(1)
-		return "Unauthorized: You do not have permissions to read from this Channel topic: " + topic
+		return refusePrivateRead(topic)
 	}
 	ch.access = &topicAccess{}
 	ch.access.setRead(r)
 	if !r.Presence {
 		ch.presenceState = false
 	}
-	return ""
+	return nil
 }
 
 // recheckAccess re-runs the read check after the channel's token changed.

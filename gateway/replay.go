@@ -38,15 +38,15 @@ type joinExtras struct {
 const replayWait = 2 * time.Second
 
 // prepareBroadcastJoin reads the broadcast options of a config join and
-// authorizes a private channel. It returns the refusal, or "".
-func (c *conn) prepareBroadcastJoin(ch *channel, raw json.RawMessage) string {
+// authorizes a private channel. It returns the refusal, or nil.
+func (c *conn) prepareBroadcastJoin(ch *channel, raw json.RawMessage) *refusal {
 	var cfg joinConfig
 	if err := json.Unmarshal(raw, &cfg); err == nil {
 		ch.extras.replay = cfg.Broadcast.Replay
 		ch.extras.replicationReady = bool(cfg.Broadcast.ReplicationReady)
 	}
 	if ch.extras.replay != nil && !ch.room.private {
-		return "Replay is only available on private channels: join with config.private=true"
+		return refuseReplayOnPublic()
 	}
 	return c.authorizeJoin(ch)
 }

@@ -54,6 +54,8 @@ type Server struct {
 	badFrames   atomic.Int64
 	panics      atomic.Int64
 	refused     atomic.Int64
+	// joinRefusals counts refused joins by code (refusal.go).
+	joinRefusals [numRefusalCodes]atomic.Int64
 	// routerWait is the time (ns) routing spent waiting for full sockets.
 	routerWait atomic.Int64
 	// corkBufs holds the sockets' batch buffers (*[]byte) between batches.
