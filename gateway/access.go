@@ -17,7 +17,7 @@ const (
 	// for replay: an INSERT policy on realtime.messages for extension
 	// 'persistence' allows it, as Supabase's server asks. Being allowed to
 	// broadcast on a topic does not let a user fill the table.
-	extPersistence extension = "persistence"
+	extPersistence extension = policy.Persistence
 )
 
 // mayRead reports whether the channel's member may receive ext. Public

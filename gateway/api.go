@@ -2,72 +2,45 @@ package gateway
 
 import (
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 
-	"github.com/pgrealtime/realtime/filters"
-	"github.com/pgrealtime/realtime/phoenix"
+	"github.com/pgrealtime/realtime/gateway/httpapi"
 )
 
-type apiBroadcast struct {
-	Messages []struct {
-		Topic   string          `json:"topic"`
-		Event   string          `json:"event"`
-		Payload json.RawMessage `json:"payload"`
-		Private bool            `json:"private"`
-		ID      string          `json:"id"`
-	} `json:"messages"`
+// apiCore is the core as the HTTP API (gateway/httpapi) sees it: the
+// server's token check, write checks and store, and its hub's rooms.
+type apiCore struct{ s *Server }
+
+var _ httpapi.Core = apiCore{}
+
+func (a apiCore) Verify(token string) error {
+	if a.s.auth == nil {
+		return nil
+	}
+	_, err := a.s.auth.Verify(token, true)
+	return err
 }
 
-// serveBroadcast is POST /api/broadcast: servers push broadcasts without a
-// socket. Topics come without the "realtime:" prefix, as in the original.
-func (s *Server) serveBroadcast(w http.ResponseWriter, r *http.Request) {
-	if !s.apiAuthorized(w, r) {
-		return
+func (a apiCore) MayWrite(token, topic, ext string) bool {
+	s := a.s
+	if !s.secured() {
+		return true
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBroadcastBytes)+64<<10))
+	_, subj, err := s.subject(token)
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"message": err.Error()})
-		return
+		return false
 	}
-	var req apiBroadcast
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": map[string]string{"body": "want {\"messages\":[{\"topic\",\"event\",\"payload\"}]}: " + err.Error()}})
-		return
-	}
-	for i, m := range req.Messages {
-		if m.Topic == "" || m.Event == "" {
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": map[string]string{fmt.Sprintf("messages[%d]", i): "topic and event are required"}})
-			return
-		}
-	}
-	for _, m := range req.Messages {
-		p := []byte(`{"event":`)
-		p = phoenix.AppendString(p, m.Event)
-		if m.ID != "" {
-			p = append(p, `,"meta":{"id":`...)
-			p = phoenix.AppendString(p, m.ID)
-			p = append(p, '}')
-		}
-		p = append(p, `,"payload":`...)
-		if len(m.Payload) == 0 {
-			p = append(p, "{}"...)
-		} else {
-			p = append(p, m.Payload...)
-		}
-		p = append(p, `,"type":"broadcast"}`...)
-		if m.Private && !s.httpMayWrite(r, m.Topic, extBroadcast) {
-			continue // skipped without a word, as the original does
-		}
-		topic := filters.TopicPrefix + m.Topic
-		s.hub.sendRoom(RoomMessage{Room: RoomRef{Private: m.Private, Topic: topic}, JSON: p}, nil)
-	}
-	w.WriteHeader(http.StatusAccepted)
+	return s.writeAccess(topic, extension(ext), subj)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+func (a apiCore) Store(room RoomRef, event string, payload json.RawMessage, binary []byte) (string, error) {
+	return a.s.persist(room, event, payload, binary)
 }
+
+func (a apiCore) Send(m RoomMessage) { a.s.hub.sendRoom(m, nil) }
+
+func (a apiCore) Live() bool {
+	live, _ := a.s.live()
+	return live
+}
+
+func (a apiCore) Sockets() int { return a.s.Sockets() }

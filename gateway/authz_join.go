@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,24 +44,16 @@ const roleWait = 5 * time.Second
 // acquireRole makes the authorizer follow the role of a channel that
 // receives database changes, and checks that the gateway may act as it.
 // It returns why the join must be refused.
-func (c *conn) acquireRole(ch *channel) string {
+func (c *conn) acquireRole(ch *channel) *refusal {
 	a := c.srv.hub.authz
 	if a == nil || ch.subj == nil || ch.v1 == nil && len(ch.subs) == 0 {
-		return ""
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), roleWait)
 	defer cancel()
 	if err := a.Acquire(ctx, ch.subj.Role); err != nil {
-		return roleRefusal(err)
+		return refuseRole(err)
 	}
 	ch.role = ch.subj.Role
-	return ""
-}
-
-func roleRefusal(err error) string {
-	var re *authz.RoleError
-	if errors.As(err, &re) {
-		return "Unauthorized: " + re.Error()
-	}
-	return "UnableToCheckPrivileges: cannot read what this role may see (" + err.Error() + "); retry"
+	return nil
 }

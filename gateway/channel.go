@@ -109,17 +109,17 @@ func (c *conn) join(m phoenix.Message) {
 	var p joinPayload
 	if len(m.Payload) > 0 && string(m.Payload) != "null" {
 		if err := json.Unmarshal(m.Payload, &p); err != nil {
-			c.send(phoenix.ErrorReply(m, "join payload must be a JSON object"))
+			c.refuseJoin(m, refuseBadPayload())
 			return
 		}
 	}
 	if !c.joins.allow(time.Now(), c.srv.cfg.MaxJoinsPerSecond) {
-		c.send(phoenix.ErrorReply(m, fmt.Sprintf("ClientJoinRateLimitReached: Too many joins per second (at most %d per socket)", c.srv.cfg.MaxJoinsPerSecond)))
+		c.refuseJoin(m, refuseJoinRate(c.srv.cfg.MaxJoinsPerSecond))
 		return
 	}
 	old := c.channels[m.Topic]
 	if old == nil && len(c.channels) >= c.srv.cfg.MaxChannelsPerSocket {
-		c.send(phoenix.ErrorReply(m, fmt.Sprintf("ChannelRateLimitReached: Too many channels (at most %d per socket)", c.srv.cfg.MaxChannelsPerSocket)))
+		c.refuseJoin(m, refuseTooManyChannels(c.srv.cfg.MaxChannelsPerSocket))
 		return
 	}
 	var token string
@@ -133,13 +133,12 @@ func (c *conn) join(m phoenix.Message) {
 		}
 		var err error
 		if exp, subj, err = c.srv.subject(token); err != nil {
-			c.log.Info("join refused", "topic", m.Topic, "err", err)
-			c.send(phoenix.ErrorReply(m, "InvalidJWTToken: "+err.Error()))
+			c.refuseJoin(m, refuseToken(err))
 			return
 		}
 	}
-	if reason := c.srv.waitFirstSlot(); reason != "" {
-		c.send(phoenix.ErrorReply(m, reason))
+	if r := c.srv.waitFirstSlot(); r != nil {
+		c.refuseJoin(m, r)
 		return
 	}
 	ch := &channel{name: m.Topic, joinRef: m.JoinRef, token: token, subj: subj}
@@ -150,38 +149,36 @@ func (c *conn) join(m phoenix.Message) {
 	var reply json.RawMessage
 	var after []phoenix.Message
 	if hasConfig {
-		var errMsg string
-		reply, after, errMsg = c.prepareConfigJoin(m, ch, p.Config)
-		if errMsg == "" {
-			errMsg = c.prepareBroadcastJoin(ch, p.Config)
+		var r *refusal
+		reply, after, r = c.prepareConfigJoin(m, ch, p.Config)
+		if r == nil {
+			r = c.prepareBroadcastJoin(ch, p.Config)
 		}
-		if errMsg != "" {
-			c.send(phoenix.ErrorReply(m, errMsg))
+		if r != nil {
+			c.refuseJoin(m, r)
 			return
 		}
 	} else {
 		t, err := filters.ParseTopic(m.Topic)
 		if err != nil {
-			c.send(phoenix.ErrorReply(m, err.Error()))
+			c.refuseJoin(m, refuseTopic(err))
 			return
 		}
-		if reason := c.srv.checkTable(t); reason != "" {
-			c.log.Info("join refused", "topic", m.Topic, "reason", reason)
-			c.send(phoenix.ErrorReply(m, reason))
+		if r := c.srv.checkTable(t); r != nil {
+			c.refuseJoin(m, r)
 			return
 		}
 		ch.v1 = &t
 	}
-	if reason := c.acquireRole(ch); reason != "" {
-		c.log.Info("join refused", "topic", m.Topic, "reason", reason)
-		c.send(phoenix.ErrorReply(m, reason))
+	if r := c.acquireRole(ch); r != nil {
+		c.refuseJoin(m, r)
 		return
 	}
-	if reason := c.watch(ch); reason != "" {
+	if r := c.watch(ch); r != nil {
 		if ch.role != "" {
 			c.srv.hub.authz.Release(ch.role)
 		}
-		c.send(phoenix.ErrorReply(m, reason))
+		c.refuseJoin(m, r)
 		return
 	}
 	if old != nil {
@@ -212,13 +209,13 @@ func (c *conn) join(m phoenix.Message) {
 // watch makes ready what a join needs before it is acknowledged: its room
 // exists, and in a cluster every gateway's changes and broadcasts for it
 // reach this one. It returns why the join cannot go on.
-func (c *conn) watch(ch *channel) string {
+func (c *conn) watch(ch *channel) *refusal {
 	hub := c.srv.hub
 	if ch.room != nil {
 		hub.holdRoom(*ch.room)
 	}
 	if hub.relay == nil {
-		return ""
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
 	defer cancel()
@@ -226,24 +223,23 @@ func (c *conn) watch(ch *channel) string {
 		if ch.room != nil {
 			hub.releaseRoom(*ch.room)
 		}
-		c.log.Warn("join refused: cluster unavailable", "topic", ch.name, "err", err)
-		return "ClusterUnavailable: this gateway cannot reach its cluster right now (" + err.Error() + "); retry"
+		return refuseCluster(err)
 	}
-	return ""
+	return nil
 }
 
 // prepareConfigJoin reads a realtime-js 2.x join config into ch. It returns
 // the join reply's response, the messages to push right after the reply
 // (presence_state, system), or why the join is refused.
-func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMessage) (json.RawMessage, []phoenix.Message, string) {
+func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMessage) (json.RawMessage, []phoenix.Message, *refusal) {
 	sub, ok := strings.CutPrefix(m.Topic, filters.TopicPrefix)
 	if !ok || sub == "" {
-		return nil, nil, "TopicNameRequired: You must provide a topic name"
+		return nil, nil, refuseNoTopicName()
 	}
 	var cfg joinConfig
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	if err := dec.Decode(&cfg); err != nil {
-		return nil, nil, fmt.Sprintf("invalid join config: %v", err)
+		return nil, nil, refuseJoinConfig(err)
 	}
 	ch.room = &roomKey{private: bool(cfg.Private), topic: m.Topic}
 	ch.self, ch.ack = bool(cfg.Broadcast.Self), bool(cfg.Broadcast.Ack)
@@ -263,7 +259,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 	for _, e := range cfg.PostgresChanges {
 		b, err := parseBinding(e)
 		if err != nil {
-			return nil, nil, err.Error()
+			return nil, nil, refuseBinding(err)
 		}
 		entries = append(entries, b.replyEntry())
 		if b.err == "" {
@@ -288,7 +284,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 		}
 		resp = append(resp, e...)
 	}
-	return append(resp, "]}"...), after, ""
+	return append(resp, "]}"...), after, nil
 }
 
 func (c *conn) leave(m phoenix.Message, ch *channel) {
@@ -305,25 +301,25 @@ func (c *conn) leave(m phoenix.Message, ch *channel) {
 // committed before the first slot exists could not reach it, and the reply
 // must not promise otherwise. Once the stream has started, the slot keeps
 // what is committed while it reconnects, so joins never wait again.
-func (s *Server) waitFirstSlot() string {
+func (s *Server) waitFirstSlot() *refusal {
 	if s.repl == nil {
-		return ""
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
 	defer cancel()
 	if err := s.repl.WaitLive(ctx); err != nil {
-		return "InitializingProjectConnection: Connecting to the project database"
+		return refuseInitializing()
 	}
-	return ""
+	return nil
 }
 
-// checkTable returns why a table topic cannot deliver anything (missing table
-// or column, table outside the publication), or "" when it can or when the
-// catalog cannot be asked right now: a join never fails because the
-// database is briefly unreachable.
-func (s *Server) checkTable(t filters.Topic) string {
+// checkTable refuses a table topic that cannot deliver anything (missing
+// table or column, table outside the publication). It returns nil when it
+// can or when the catalog cannot be asked right now: a join never fails
+// because the database is briefly unreachable.
+func (s *Server) checkTable(t filters.Topic) *refusal {
 	if t.Table == "" || t.Table == filters.Wildcard {
-		return ""
+		return nil
 	}
 	reason, _ := s.checkColumns(t.Schema, t.Table, func(cols map[string]string) string {
 		if t.Column != "" {
@@ -333,7 +329,10 @@ func (s *Server) checkTable(t filters.Topic) string {
 		}
 		return ""
 	})
-	return reason
+	if reason == "" {
+		return nil
+	}
+	return refuseUndeliverable(reason)
 }
 
 // checkBinding validates a postgres_changes binding against the catalog and

@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -353,10 +352,9 @@ func (c *conn) readLoop(ctx context.Context) reason {
 				return reasonServerClose
 			case timedOut:
 				return reasonIdle
-			case websocket.CloseStatus(err) == websocket.StatusMessageTooBig,
-				// coder/websocket closes with 1009 itself when a frame passes
-				// the read limit, and says so only in the error text.
-				strings.Contains(err.Error(), "read limited at"):
+			case errors.Is(err, websocket.ErrMessageTooBig),
+				// The client's own 1009: it found our frame too big.
+				websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
 				return reasonFrameTooBig
 			case websocket.CloseStatus(err) != -1:
 				return reasonClientClose

@@ -137,8 +137,8 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 	if ch.role != "" {
 		// The new role may be one the gateway cannot act as.
 		probe := &channel{subj: subj, v1: ch.v1, subs: ch.subs}
-		if reason := c.acquireRole(probe); reason != "" {
-			c.expireChannel(ch, reason)
+		if r := c.acquireRole(probe); r != nil {
+			c.expireChannel(ch, r.msg)
 			return
 		}
 		role = probe.role

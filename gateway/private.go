@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"time"
 
@@ -84,23 +83,23 @@ func systemMessage(ch *channel, extension, status, message string) phoenix.Messa
 }
 
 // authorizeJoin runs the read check of a private channel's join and
-// returns the refusal, or "" with ch.access set.
-func (c *conn) authorizeJoin(ch *channel) string {
+// returns the refusal, or nil with ch.access set.
+func (c *conn) authorizeJoin(ch *channel) *refusal {
 	if !c.srv.secured() || ch.room == nil || !ch.room.private {
-		return ""
+		return nil
 	}
 	topic := subtopic(ch)
 	r, ok := c.srv.readAccess(topic, ch.subj)
 	if !ok {
 		c.srv.hub.db.refused.Add(1)
-		return "Unauthorized: You do not have permissions to read from this Channel topic: " + topic
+		return refusePrivateRead(topic)
 	}
 	ch.access = &topicAccess{}
 	ch.access.setRead(r)
 	if !r.Presence {
 		ch.presenceState = false
 	}
-	return ""
+	return nil
 }
 
 // recheckAccess re-runs the read check after the channel's token changed.
@@ -137,39 +136,4 @@ func (c *conn) mayWrite(ch *channel, ext extension) bool {
 	}
 	a.write[ext] = ok
 	return ok
-}
-
-// httpMayWrite is the write check of ext for one private message of the
-// broadcast API, with the request's own token.
-func (s *Server) httpMayWrite(r *http.Request, topic string, ext extension) bool {
-	if !s.secured() {
-		return true
-	}
-	_, subj, err := s.subject(apiToken(r))
-	if err != nil {
-		return false
-	}
-	return s.writeAccess(topic, ext, subj)
-}
-
-// apiToken is the token of an HTTP API request: the Authorization bearer
-// (the user's, as realtime-js sends it), else the apikey header.
-func apiToken(r *http.Request) string {
-	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return bearer
-	}
-	return r.Header.Get("apikey")
-}
-
-// apiAuthorized checks an HTTP API request's token, answering 401 with the
-// reason when it is not valid. Without secure channels every request is.
-func (s *Server) apiAuthorized(w http.ResponseWriter, r *http.Request) bool {
-	if s.auth == nil {
-		return true
-	}
-	if _, err := s.auth.Verify(apiToken(r), true); err != nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized: " + err.Error()})
-		return false
-	}
-	return true
 }

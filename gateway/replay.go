@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -38,15 +37,15 @@ type joinExtras struct {
 const replayWait = 2 * time.Second
 
 // prepareBroadcastJoin reads the broadcast options of a config join and
-// authorizes a private channel. It returns the refusal, or "".
-func (c *conn) prepareBroadcastJoin(ch *channel, raw json.RawMessage) string {
+// authorizes a private channel. It returns the refusal, or nil.
+func (c *conn) prepareBroadcastJoin(ch *channel, raw json.RawMessage) *refusal {
 	var cfg joinConfig
 	if err := json.Unmarshal(raw, &cfg); err == nil {
 		ch.extras.replay = cfg.Broadcast.Replay
 		ch.extras.replicationReady = bool(cfg.Broadcast.ReplicationReady)
 	}
 	if ch.extras.replay != nil && !ch.room.private {
-		return "Replay is only available on private channels: join with config.private=true"
+		return refuseReplayOnPublic()
 	}
 	return c.authorizeJoin(ch)
 }
@@ -179,14 +178,6 @@ func (s *Server) persist(room RoomRef, event string, payload json.RawMessage, bi
 	return s.policy.Store(ctx, strings.TrimPrefix(room.Topic, filters.TopicPrefix), event, payload, binary)
 }
 
-// persistRefusal says why a broadcast was neither stored nor sent: the
-// sender asked for it to be kept, so sending it unkept would be a silent
-// half-success.
-func persistRefusal(topic string) string {
-	return "Unauthorized: You do not have permissions to store messages on this Channel topic: " + topic +
-		" (storing needs an INSERT policy on realtime.messages for extension 'persistence'); the message was not sent"
-}
-
 // idMetadata is the metadata of a stored broadcast as delivered live.
 func idMetadata(id string) []byte {
 	return append(phoenix.AppendString([]byte(`{"id":`), id), '}')
@@ -210,7 +201,7 @@ func (c *conn) persistBroadcast(m phoenix.Message, ch *channel, rm *RoomMessage)
 		return false
 	}
 	if !c.mayWrite(ch, extPersistence) {
-		return refuse(persistRefusal(subtopic(ch)))
+		return refuse(policy.StoreRefusal(subtopic(ch)))
 	}
 	id, err := c.srv.persist(rm.Room, b.Event, payload, bin)
 	if err != nil {
@@ -218,31 +209,5 @@ func (c *conn) persistBroadcast(m phoenix.Message, ch *channel, rm *RoomMessage)
 		return refuse("Unable to store the message: " + err.Error())
 	}
 	rm.ID, b.Metadata = id, idMetadata(id)
-	return true
-}
-
-// httpPersist stores the single-message endpoint's broadcast when the
-// request asks for it (?persist=true or ?persist[ttl]=N) and gives rm the
-// stored id. It answers 403 when the token may not store on the topic,
-// 422 when storing failed, and then returns false.
-func (s *Server) httpPersist(w http.ResponseWriter, r *http.Request, rm *RoomMessage, payload json.RawMessage, binary []byte) bool {
-	q := r.URL.Query()
-	if q.Get("persist") != "true" && !q.Has("persist[ttl]") {
-		return true
-	}
-	topic, event := r.PathValue("topic"), r.PathValue("event")
-	if rm.Room.Private && !s.httpMayWrite(r, topic, extPersistence) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": persistRefusal(topic)})
-		return false
-	}
-	id, err := s.persist(rm.Room, event, payload, binary)
-	if err != nil {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": "Unable to store the message: " + err.Error()})
-		return false
-	}
-	rm.ID = id
-	if rm.Binary != nil {
-		rm.Binary.Metadata = idMetadata(id)
-	}
 	return true
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/gateway/httpapi"
 	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
@@ -41,6 +42,8 @@ type Server struct {
 	// policy authorizes private channels (private.go); nil: refused.
 	policy Policy
 	mets   *metrics
+	// api serves the HTTP API; the server mounts its routes and guards.
+	api *httpapi.API
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
@@ -54,6 +57,8 @@ type Server struct {
 	badFrames   atomic.Int64
 	panics      atomic.Int64
 	refused     atomic.Int64
+	// joinRefusals counts refused joins by code (refusal.go).
+	joinRefusals [numRefusalCodes]atomic.Int64
 	// routerWait is the time (ns) routing spent waiting for full sockets.
 	routerWait atomic.Int64
 	// corkBufs holds the sockets' batch buffers (*[]byte) between batches.
@@ -78,6 +83,15 @@ func NewServer(opts Options, hub *Hub, repl Replication) (*Server, error) {
 		s.auth = token.NewVerifier(opts.JWTSecret, jwks, opts.ClaimValidators)
 	}
 	s.mets = newMetrics(s)
+	s.api = httpapi.New(httpapi.Config{
+		Logger:            opts.Logger,
+		MaxBroadcastBytes: opts.MaxBroadcastBytes,
+		CORSOrigins:       opts.CORSOrigins,
+		Tenant:            opts.Tenant,
+		TenantFromHost:    opts.TenantFromHost,
+		JWTSecret:         opts.JWTSecret,
+		JWKS:              opts.JWKS,
+	}, apiCore{s})
 	return s, nil
 }
 
@@ -86,15 +100,13 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /socket/websocket", s.serveSocket)
 	mux.HandleFunc("GET /realtime/v1/websocket", s.serveSocket)
-	mux.HandleFunc("POST /api/broadcast", s.serveBroadcast)
-	mux.HandleFunc("POST /realtime/v1/api/broadcast", s.serveBroadcast)
 	mux.HandleFunc("GET /health", s.serveHealth)
 	if s.cfg.ExposeMetrics {
 		mux.Handle("GET /metrics", s.mets.handler())
 	}
 	mux.HandleFunc("GET /{$}", s.serveHealth)
-	s.v2Routes(mux)
-	return s.withCORS(s.withTenant(mux))
+	s.api.Register(mux)
+	return s.api.Wrap(s.withTenant(mux))
 }
 
 // live reports whether changes are flowing, and why not.

@@ -216,6 +216,16 @@ func TestOversizedFrameClosesOnlyThatSocket(t *testing.T) {
 	if status, _ := reply(good.read()); status != "ok" {
 		t.Fatal("other socket affected")
 	}
+	// Counted once the socket's goroutines end. The read limit's error is
+	// recognised by websocket.ErrMessageTooBig, not by its text.
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.srv.disconnects[reasonFrameTooBig].Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("disconnects: frame_too_big %d, read_error %d; want the oversized frame counted as frame_too_big",
+				ts.srv.disconnects[reasonFrameTooBig].Load(), ts.srv.disconnects[reasonReadError].Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func joinV1(t *testing.T, c *client, topic, ref string) {

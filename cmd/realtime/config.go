@@ -64,7 +64,7 @@ type Config struct {
 	JWKS string
 
 	// Settings of Supabase's self-hosted stack (the 2.x image); see
-	// selfhost.go here, and tenant.go and cors.go in gateway.
+	// selfhost.go here, and gateway/httpapi (tenant.go, cors.go).
 
 	// Tenant is the one tenant this gateway serves
 	// (SELF_HOST_TENANT_NAME, default "realtime-dev" as the 2.x image seeds it).

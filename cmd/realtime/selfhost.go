@@ -10,7 +10,7 @@ import (
 )
 
 // selfHostEnv reads the variables of the supabase/realtime 2.x image that
-// mean something here (see gateway's tenant.go and cors.go for what they
+// mean something here (see gateway/httpapi's tenant.go and cors.go for what they
 // do). get and secret are FromEnv's readers.
 func (c *Config) selfHostEnv(get func(string) (string, bool), secret func(string, *string)) []error {
 	var errs []error

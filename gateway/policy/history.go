@@ -29,6 +29,15 @@ type Stored struct {
 // which a stored broadcast would be delivered twice.
 var ErrNoSkipColumn = errors.New("realtime.messages has no skip_broadcast column (run the gateway's migrations): cannot store broadcasts")
 
+// StoreRefusal says why a broadcast was neither stored nor sent when the
+// write check of Persistence refused: the sender asked for it to be kept,
+// so sending it unkept would be a silent half-success. The socket's reply
+// and the HTTP API's 403 both carry it.
+func StoreRefusal(topic string) string {
+	return "Unauthorized: You do not have permissions to store messages on this Channel topic: " + topic +
+		" (storing needs an INSERT policy on realtime.messages for extension 'persistence'); the message was not sent"
+}
+
 // Store keeps a broadcast the gateway delivers itself on the private topic,
 // for replay, and returns its id. The row is marked skip_broadcast so the
 // replication stream does not deliver it again. The caller has run the

@@ -33,6 +33,10 @@ import (
 const (
 	Broadcast = "broadcast"
 	Presence  = "presence"
+	// Persistence is asked, as a write, before a broadcast is stored for
+	// replay (Store): being allowed to broadcast on a topic does not let a
+	// user fill the table.
+	Persistence = "persistence"
 )
 
 // checkTimeout bounds one question: a policy that hangs refuses, it does

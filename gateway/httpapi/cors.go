@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"net/http"
@@ -12,19 +12,13 @@ const corsMethods = "GET, HEAD, POST, OPTIONS"
 // corsMaxAge lets a browser reuse a preflight answer for an hour.
 const corsMaxAge = "3600"
 
-// apiPath reports whether path belongs to the HTTP API, which browsers call
-// from other origins (realtime-js httpSend and the REST broadcast).
-func apiPath(path string) bool {
-	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/realtime/v1/api/")
-}
-
 // allowOrigin returns the Access-Control-Allow-Origin value for origin, or
 // "" when CORSOrigins does not allow it.
-func (s *Server) allowOrigin(origin string) string {
-	if slices.Contains(s.cfg.CORSOrigins, "*") {
+func (a *API) allowOrigin(origin string) string {
+	if slices.Contains(a.cfg.CORSOrigins, "*") {
 		return "*"
 	}
-	if slices.Contains(s.cfg.CORSOrigins, strings.ToLower(origin)) {
+	if slices.Contains(a.cfg.CORSOrigins, strings.ToLower(origin)) {
 		return origin
 	}
 	return ""
@@ -35,15 +29,15 @@ func (s *Server) allowOrigin(origin string) string {
 // server in Supabase's stack: any origin by default, requested headers
 // reflected, no credentials (supabase-js sends its keys as headers, not
 // cookies).
-func (s *Server) withCORS(next http.Handler) http.Handler {
+func (a *API) withCORS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		if origin == "" || !apiPath(r.URL.Path) {
+		if origin == "" || !IsAPIPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		h := w.Header()
-		allow := s.allowOrigin(origin)
+		allow := a.allowOrigin(origin)
 		if allow != "*" {
 			h.Add("Vary", "Origin")
 		}
@@ -56,7 +50,7 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 			return
 		}
 		if allow == "" {
-			s.log.Info("CORS preflight refused", "origin", origin, "path", r.URL.Path, "hint", "add the origin to CORS_ALLOWED_ORIGINS")
+			a.log.Info("CORS preflight refused", "origin", origin, "path", r.URL.Path, "hint", "add the origin to CORS_ALLOWED_ORIGINS")
 			http.Error(w, "origin "+origin+" is not allowed: add it to CORS_ALLOWED_ORIGINS", http.StatusForbidden)
 			return
 		}

@@ -12,9 +12,11 @@ import (
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
-// TestBroadcastSingle posts as realtime-js httpSend() does, JSON and
-// binary, under both path prefixes, and checks the refusals.
-func TestBroadcastSingle(t *testing.T) {
+// TestHTTPAPIDeliversThroughTheHub posts as realtime-js httpSend() does,
+// JSON and binary, and reads the broadcasts on a socket: the core mounts
+// gateway/httpapi and hands its messages to the hub (the API's own tests
+// are in httpapi).
+func TestHTTPAPIDeliversThroughTheHub(t *testing.T) {
 	ts := newTestServer(t, nil)
 	c := ts.dial(t, "vsn=2.0.0")
 	c.send(`["1","1","realtime:room 1","phx_join",{"config":{}}]`)
@@ -56,18 +58,24 @@ func TestBroadcastSingle(t *testing.T) {
 		t.Fatalf("binary broadcast: %v %q %v, want kind 4 %q", typ, data, err, want)
 	}
 
-	for _, tc := range []struct {
-		name, path, contentType, body string
-		status                        int
-	}{
-		{"text/plain", "/api/broadcast/room/events/e", "text/plain", "hi", http.StatusUnsupportedMediaType},
-		{"no payload", "/api/broadcast/room/events/e", "application/json", "", http.StatusUnprocessableEntity},
-		{"not JSON", "/api/broadcast/room/events/e", "", "{nope", http.StatusUnprocessableEntity},
-		{"event too long for a binary frame", "/api/broadcast/room/events/" + strings.Repeat("e", 300), "application/octet-stream", "x", http.StatusUnprocessableEntity},
-		{"too large", "/api/broadcast/room/events/e", "application/json", `"` + strings.Repeat("x", 3_000_001) + `"`, http.StatusRequestEntityTooLarge},
-	} {
-		if status, ct := post(tc.path, tc.contentType, tc.body); status != tc.status || ct != "application/json" {
-			t.Errorf("%s: %d %s, want %d with a JSON body", tc.name, status, ct, tc.status)
-		}
+}
+
+// TestHTTPAPICore checks what the core answers the API: the token check
+// with the verifier's reason, and the sockets and health the admin route
+// reports.
+func TestHTTPAPICore(t *testing.T) {
+	ts := secureServer(t)
+	anon := signed(t, time.Now().Add(time.Hour))
+	ts.dial(t, "vsn=2.0.0&apikey="+anon)
+	status, body := do(t, http.DefaultClient, "POST", ts.httpURL()+"/api/broadcast", map[string]string{"apikey": "nope"})
+	if status != http.StatusUnauthorized || !strings.HasPrefix(body, `{"message":"Unauthorized: `) {
+		t.Errorf("broadcast with a bad token: %d %s", status, body)
+	}
+	if status, body := do(t, http.DefaultClient, "POST", ts.httpURL()+"/api/broadcast", map[string]string{"Authorization": "Bearer " + anon}); status != http.StatusAccepted {
+		t.Errorf("broadcast with a valid token: %d %s", status, body)
+	}
+	status, body = do(t, http.DefaultClient, "GET", ts.httpURL()+"/api/tenants/realtime-dev/health", map[string]string{"Authorization": "Bearer " + anon})
+	if status != http.StatusOK || !strings.Contains(body, `"healthy":true`) || !strings.Contains(body, `"connected_cluster":1`) {
+		t.Errorf("tenant health: %d %s, want healthy with 1 socket", status, body)
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"encoding/json"
@@ -8,6 +8,8 @@ import (
 	"net/http"
 
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/cluster"
+	"github.com/pgrealtime/realtime/gateway/policy"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -17,8 +19,8 @@ import (
 // (Content-Type application/octet-stream) binary, ?private=true for a
 // private channel. Answers as the 2.x server does: 202 with no body, 415
 // for another media type, 422 for a missing payload.
-func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
-	if !s.apiAuthorized(w, r) {
+func (a *API) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(w, r) {
 		return
 	}
 	binary := false
@@ -33,7 +35,7 @@ func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBroadcastBytes)))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(a.cfg.MaxBroadcastBytes)))
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"message": "payload is larger than MAX_BROADCAST_BYTES"})
@@ -43,8 +45,8 @@ func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	topic, event := r.PathValue("topic"), r.PathValue("event")
-	room := RoomRef{Private: r.URL.Query().Get("private") == "true", Topic: filters.TopicPrefix + topic}
-	if room.Private && !s.httpMayWrite(r, topic, extBroadcast) {
+	room := cluster.RoomRef{Private: r.URL.Query().Get("private") == "true", Topic: filters.TopicPrefix + topic}
+	if room.Private && !a.mayWrite(r, topic, policy.Broadcast) {
 		w.WriteHeader(http.StatusAccepted) // as the batch endpoint: accepted, not delivered
 		return
 	}
@@ -55,9 +57,9 @@ func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": map[string]string{"topic": err.Error()}})
 			return
 		}
-		rm := RoomMessage{Room: room, Binary: &BinaryBroadcast{Event: event, Encoding: phoenix.EncodingBinary, Payload: body}}
-		if s.httpPersist(w, r, &rm, nil, body) {
-			s.hub.sendRoom(rm, nil)
+		rm := cluster.RoomMessage{Room: room, Binary: &cluster.BinaryBroadcast{Event: event, Encoding: phoenix.EncodingBinary, Payload: body}}
+		if a.persist(w, r, &rm, nil, body) {
+			a.core.Send(rm)
 			w.WriteHeader(http.StatusAccepted)
 		}
 		return
@@ -66,8 +68,8 @@ func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": map[string]string{"payload": "want a JSON value as the body (or Content-Type: application/octet-stream)"}})
 		return
 	}
-	rm := RoomMessage{Room: room}
-	if !s.httpPersist(w, r, &rm, body, nil) {
+	rm := cluster.RoomMessage{Room: room}
+	if !a.persist(w, r, &rm, body, nil) {
 		return
 	}
 	p := []byte(`{"event":`)
@@ -80,6 +82,32 @@ func (s *Server) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
 	p = append(p, body...)
 	p = append(p, `,"type":"broadcast"}`...)
 	rm.JSON = p
-	s.hub.sendRoom(rm, nil)
+	a.core.Send(rm)
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// persist stores the single-message endpoint's broadcast when the
+// request asks for it (?persist=true or ?persist[ttl]=N) and gives rm the
+// stored id. It answers 403 when the token may not store on the topic,
+// 422 when storing failed, and then returns false.
+func (a *API) persist(w http.ResponseWriter, r *http.Request, rm *cluster.RoomMessage, payload json.RawMessage, binary []byte) bool {
+	q := r.URL.Query()
+	if q.Get("persist") != "true" && !q.Has("persist[ttl]") {
+		return true
+	}
+	topic, event := r.PathValue("topic"), r.PathValue("event")
+	if rm.Room.Private && !a.mayWrite(r, topic, policy.Persistence) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": policy.StoreRefusal(topic)})
+		return false
+	}
+	id, err := a.core.Store(rm.Room, event, payload, binary)
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": "Unable to store the message: " + err.Error()})
+		return false
+	}
+	rm.ID = id
+	if rm.Binary != nil {
+		rm.Binary.Metadata = idMetadata(id)
+	}
+	return true
 }
