@@ -1,0 +1,57 @@
+// Package gateway is the server's core: the WebSocket endpoint, one conn per
+// socket, the channels a socket joins (1.x topic subscriptions,
+// postgres_changes bindings, broadcast and presence rooms, private channels),
+// and the Hub that routes every change, broadcast and presence diff to them.
+// The concepts around it live in subpackages: payload (how a change
+// renders), token (JWTs), authz (who may see a row), policy (private
+// channels' checks and stored broadcasts), migrate (the realtime schema),
+// cluster (several gateways as one) and httpapi (the REST routes).
+// Configuration comes from cmd/realtime as Options and HubOptions; nothing
+// here reads the environment.
+//
+// # Goroutines
+//
+//   - The router, Hub.Run: one per process. It takes replication Batches in
+//     commit order, routes each change under the hub's read lock, and
+//     confirms a commit once all its frames are queued. It owns the routing
+//     scratch space (deliveries, the shared payloads, the stalled queues),
+//     the column caches and, with secure channels, the authorizer and its
+//     refresher. It never does I/O under the lock; after releasing it, it
+//     may wait for sockets whose queues are full, but only when most of a
+//     batch's sockets are behind (a bulk write: the wait is backpressure on
+//     the WAL), or at most minorityWait per batch for a few laggards, which
+//     are otherwise let past their limit and closed after the grace.
+//   - A socket's reader, conn.run: one per socket, for its lifetime. It
+//     owns the socket's channels and its join rate, and takes the hub's
+//     write lock to join and leave. A join may block on I/O (the catalog
+//     for table and column checks, the RLS checks of a private channel, a
+//     replay, the cluster's first slot): that blocks this socket only.
+//     While idle it waits for the socket to become readable on a shallow
+//     stack (corkedConn.waitReadable).
+//   - A socket's writer, conn.drain: started when a frame is queued and no
+//     writer runs, gone when the queue is empty. It takes the whole queue
+//     and writes it as one batch through corkedConn.
+//   - Expiry timers: one time.AfterFunc per socket with a token, which
+//     closes the channels whose token expired.
+//   - Cluster callbacks: the cluster node delivers rooms' messages and
+//     presence from its own goroutines, through the hub's lock like a
+//     reader.
+//
+// # Locks
+//
+// Hub.mu guards the subscription indexes, the rooms and the channel maps:
+// read-locked by the router and by room deliveries, write-locked by joins
+// and leaves. conn.mu guards a socket's queue and closing state;
+// corkedConn.mu orders writes on the connection (our frames and
+// coder/websocket's control frames); expiries have their own. The order is
+// the hub's lock before a socket's: code holding conn.mu never takes
+// Hub.mu.
+//
+// # Stopping
+//
+// Every goroutine has an owner: Hub.Run ends with its context; a socket's
+// writers end before its reader returns (conn.run waits for them), and
+// Server.CloseSockets waits for every reader. A frame handed to a socket's
+// queue before routing stopped is written before the socket closes on
+// shutdown.
+package gateway
