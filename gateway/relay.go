@@ -97,6 +97,12 @@ func (h *Hub) deliverRoom(m RoomMessage, from *conn) {
 		if b.Encoding == phoenix.EncodingJSON {
 			p := []byte(`{"event":`)
 			p = phoenix.AppendString(p, b.Event)
+			if m.ID != "" {
+				// A stored broadcast carries its id, as the JSON forms of
+				// the HTTP API and of the database's broadcasts do.
+				p = append(p, `,"meta":`...)
+				p = append(p, idMetadata(m.ID)...)
+			}
 			p = append(p, `,"payload":`...)
 			p = append(p, b.Payload...)
 			p = append(p, `,"type":"broadcast"}`...)
