@@ -171,14 +171,7 @@ func (c *conn) pushWait(f outFrame) bool {
 			c.close(reasonSlowConsumer, c.slowReason())
 			return false
 		}
-		began := time.Now()
-		t := time.NewTimer(wait)
-		select {
-		case <-c.space:
-		case <-t.C:
-		}
-		t.Stop()
-		c.srv.routerWait.Add(int64(time.Since(began)))
+		c.waitForRoom(wait)
 	}
 }
 
@@ -226,15 +219,21 @@ func (c *conn) pushOver(f outFrame, deadline time.Time) bool {
 			c.close(reasonSlowConsumer, c.slowReason())
 			return false
 		}
-		began := time.Now()
-		t := time.NewTimer(wait)
-		select {
-		case <-c.space:
-		case <-t.C:
-		}
-		t.Stop()
-		c.srv.routerWait.Add(int64(time.Since(began)))
+		c.waitForRoom(wait)
 	}
+}
+
+// waitForRoom waits at most d for the writer to take the queue, and
+// counts the router's wait.
+func (c *conn) waitForRoom(d time.Duration) {
+	began := time.Now()
+	t := time.NewTimer(d)
+	select {
+	case <-c.space:
+	case <-t.C:
+	}
+	t.Stop()
+	c.srv.routerWait.Add(int64(time.Since(began)))
 }
 
 func (c *conn) slowReason() string {
