@@ -27,7 +27,7 @@ type Hub struct {
 
 	mu    sync.RWMutex
 	v1    *filters.Index[*conn]
-	pg    *pgIndex
+	pg    *filters.ChangesIndex[*pgSub]
 	rooms map[roomKey]*room
 
 	// Owned by the Run goroutine.
@@ -97,7 +97,7 @@ func NewHub(opts HubOptions) *Hub {
 			Help:    "Time from a transaction's commit in PostgreSQL to its change being queued for the sockets.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
-		v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
+		v1: filters.NewIndex[*conn](), pg: filters.NewChangesIndex[*pgSub](), rooms: map[roomKey]*room{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
 		v1chans: map[v1Key]*channel{}}
 }
 
@@ -282,7 +282,7 @@ func (h *Hub) subscribe(c *conn, ch *channel, then func()) {
 		h.v1chans[v1Key{c, ch.v1.Name}] = ch
 	}
 	for _, s := range ch.subs {
-		h.pg.add(s)
+		h.pg.Add(s.b, s)
 	}
 	if ch.room != nil {
 		h.joinRoom(*ch.room, c, ch)
@@ -337,7 +337,7 @@ func (h *Hub) removeLocked(c *conn, ch *channel) {
 		h.authz.Release(ch.role)
 	}
 	for _, s := range ch.subs {
-		h.pg.remove(s)
+		h.pg.Remove(s.b)
 	}
 	if ch.room != nil {
 		h.leaveRoom(*ch.room, c)

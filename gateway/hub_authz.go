@@ -244,10 +244,8 @@ func (h *Hub) eachSubject(ch *replication.Change, fn func(*authz.Subject, filter
 			}
 		})
 	})
-	h.pg.each(ch, func(s *pgSub) {
-		if s.matches(ch) {
-			fn(s.ch.subj, s.b.filter)
-		}
+	h.pg.Match(ch, func(s *pgSub, b *filters.Binding) {
+		fn(s.ch.subj, b.Filter)
 	})
 }
 

@@ -85,14 +85,14 @@ func BenchmarkFanOut10kChangesDistinctTopics(b *testing.B) {
 func benchChangesFanOut(b *testing.B, name func(int) string) {
 	srv, conns := benchConns(b, 10_000, phoenix.V1)
 	for i, c := range conns {
-		bd, err := parseBinding([]byte(`{"event":"*","schema":"public","table":"service"}`))
+		bd, err := filters.ParseBinding([]byte(`{"event":"*","schema":"public","table":"service"}`))
 		if err != nil {
 			b.Fatal(err)
 		}
 		ch := &channel{name: name(i), joinRef: "1"}
 		s := newPGSub(c, ch, ch.name, bd)
 		ch.subs = []*pgSub{s}
-		srv.hub.pg.add(s)
+		srv.hub.pg.Add(s.b, s)
 	}
 	batch := serviceUpdate("1", "1", "2")
 	b.ReportAllocs()

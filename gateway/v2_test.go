@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -310,13 +311,13 @@ func TestPostgresChangesFramesShared(t *testing.T) {
 	join := func(c *conn, topic string, bindings ...string) {
 		ch := &channel{name: topic, joinRef: "1"}
 		for _, raw := range bindings {
-			b, err := parseBinding([]byte(raw))
+			b, err := filters.ParseBinding([]byte(raw))
 			if err != nil {
 				t.Fatal(err)
 			}
 			s := newPGSub(c, ch, topic, b)
 			ch.subs = append(ch.subs, s)
-			srv.hub.pg.add(s)
+			srv.hub.pg.Add(s.b, s)
 		}
 	}
 	all := `{"event":"*","schema":"public","table":"service"}`
