@@ -26,7 +26,7 @@ type channel struct {
 	presenceKey string
 	// presenceState asks for presence_state right after the join reply.
 	presenceState bool
-	subs          []*pgSub
+	subs          []*changesSub
 	// access is what RLS allows a private channel (access.go); nil when public.
 	access *topicAccess
 	// extras holds replay and replication_ready (replay.go).
@@ -48,7 +48,7 @@ type channel struct {
 	// removed is set (under the hub's lock) once the hub forgot the channel.
 	removed bool
 	// routed and delivery place this channel in the hub's deliveries of
-	// the change numbered routed (see Hub.routeV2). Router-owned.
+	// the change numbered routed (see Hub.routeChanges). Router-owned.
 	routed   uint64
 	delivery int
 }
@@ -273,7 +273,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 			failed = append(failed, b.Err)
 			continue
 		}
-		ch.subs = append(ch.subs, newPGSub(c, ch, m.Topic, b))
+		ch.subs = append(ch.subs, newChangesSub(c, ch, m.Topic, b))
 	}
 	if len(ch.subs) > 0 {
 		after = append(after, system("ok", "Subscribed to PostgreSQL"))

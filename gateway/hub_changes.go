@@ -10,9 +10,14 @@ import (
 	"github.com/pgrealtime/realtime/replication"
 )
 
-// pgSub is one postgres_changes binding of one joined channel: what the
+// postgres_changes subscriptions are the bindings of a join config
+// (realtime-js 2.x): filters.ChangesIndex finds those a change matches, and
+// each channel gets one frame per change with the ids of all its matching
+// bindings and typed values (payload.AppendChanges).
+
+// changesSub is one postgres_changes binding of one joined channel: what the
 // hub's filters.ChangesIndex hands back for a binding a change matches.
-type pgSub struct {
+type changesSub struct {
 	c  *conn
 	ch *channel
 	b  *filters.Binding
@@ -21,8 +26,8 @@ type pgSub struct {
 	pre, post []byte
 }
 
-func newPGSub(c *conn, ch *channel, topic string, b *filters.Binding) *pgSub {
-	s := &pgSub{c: c, ch: ch, b: b}
+func newChangesSub(c *conn, ch *channel, topic string, b *filters.Binding) *changesSub {
+	s := &changesSub{c: c, ch: ch, b: b}
 	s.pre, s.post = c.codec.Envelope(topic, phoenix.EventPostgresChanges)
 	return s
 }
@@ -57,15 +62,15 @@ func (d *delivery) addSelect(b *filters.Binding) {
 	}
 }
 
-// routeV2 delivers a change to postgres_changes bindings. Called with the
+// routeChanges delivers a change to postgres_changes bindings. Called with the
 // read lock held.
-func (h *Hub) routeV2(ch *replication.Change, ra *routeAuth) {
-	if ch.Op == replication.Truncate || h.pg.Empty() {
+func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
+	if ch.Op == replication.Truncate || h.changes.Empty() {
 		return
 	}
 	h.deliveries = h.deliveries[:0]
 	h.changeSeq++ // from 1: a new channel's zero routed matches no change
-	h.pg.Match(ch, func(s *pgSub, b *filters.Binding) {
+	h.changes.Match(ch, func(s *changesSub, b *filters.Binding) {
 		var view *authz.View
 		if ra.on {
 			v, ok, failed := ra.viewFor(ch, s.ch.subj)
@@ -178,15 +183,4 @@ func (h *Hub) idsBuf() []uint32 {
 		}
 	}
 	return make([]uint32, 0, 2)
-}
-
-// queueChange hands a change frame to c and counts it.
-func (h *Hub) queueChange(c *conn, frame []byte) { h.queueFrame(c, outFrame{data: frame}) }
-
-// queueFrame is queueChange for a frame of any shape.
-func (h *Hub) queueFrame(c *conn, f outFrame) {
-	if h.stalled.deliverFrame(c, f) {
-		h.stats.messages.Add(1)
-		h.stats.bytes.Add(int64(f.size()))
-	}
 }
