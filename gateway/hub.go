@@ -24,7 +24,7 @@ type Hub struct {
 	confirm func(pglogrepl.LSN)
 
 	mu      sync.RWMutex
-	topics  *filters.Index[*conn]
+	topics  *filters.TopicIndex[*conn]
 	changes *filters.ChangesIndex[*changesSub]
 	rooms   map[roomKey]*room
 
@@ -90,7 +90,7 @@ func NewHub(opts HubOptions) *Hub {
 			Help:    "Time from a transaction's commit in PostgreSQL to its change being queued for the sockets.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
-		topics: filters.NewIndex[*conn](), changes: filters.NewChangesIndex[*changesSub](), rooms: map[roomKey]*room{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
+		topics: filters.NewTopicIndex[*conn](), changes: filters.NewChangesIndex[*changesSub](), rooms: map[roomKey]*room{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
 		topicChans: map[topicKey]*channel{}}
 }
 
