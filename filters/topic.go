@@ -13,7 +13,7 @@ const TopicPrefix = "realtime:"
 // (in "realtime:schema:*").
 const Wildcard = "*"
 
-// Topic is a parsed v1 topic.
+// Topic is a parsed topic subscription: the topic of a join without config.
 type Topic struct {
 	// Name is the whole topic as the client sent it; frames carry it back.
 	Name string
@@ -33,7 +33,7 @@ type TopicError struct {
 
 func (e *TopicError) Error() string { return fmt.Sprintf("invalid topic %q: %s", e.Topic, e.Reason) }
 
-// ParseTopic parses a v1 topic. The value of a filter may contain ':' and
+// ParseTopic parses a topic subscription. The value of a filter may contain ':' and
 // '.', as the original allows: only the first two ':' separate parts.
 func ParseTopic(name string) (Topic, error) {
 	bad := func(reason string) (Topic, error) { return Topic{}, &TopicError{Topic: name, Reason: reason} }

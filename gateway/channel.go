@@ -26,7 +26,7 @@ type channel struct {
 	presenceKey string
 	// presenceState asks for presence_state right after the join reply.
 	presenceState bool
-	subs          []*pgSub
+	subs          []*changesSub
 	// access is what RLS allows a private channel (access.go); nil when public.
 	access *topicAccess
 	// extras holds replay and replication_ready (replay.go).
@@ -48,7 +48,7 @@ type channel struct {
 	// removed is set (under the hub's lock) once the hub forgot the channel.
 	removed bool
 	// routed and delivery place this channel in the hub's deliveries of
-	// the change numbered routed (see Hub.routeV2). Router-owned.
+	// the change numbered routed (see Hub.routeChanges). Router-owned.
 	routed   uint64
 	delivery int
 }
@@ -257,19 +257,19 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 	}
 	var failed []string
 	for _, e := range cfg.PostgresChanges {
-		b, err := parseBinding(e)
+		b, err := filters.ParseBinding(e)
 		if err != nil {
 			return nil, nil, refuseBinding(err)
 		}
-		entries = append(entries, b.replyEntry())
-		if b.err == "" {
-			b.err = c.srv.checkBinding(b)
+		entries = append(entries, b.ReplyEntry())
+		if b.Err == "" {
+			b.Err = c.srv.checkBinding(b)
 		}
-		if b.err != "" {
-			failed = append(failed, b.err)
+		if b.Err != "" {
+			failed = append(failed, b.Err)
 			continue
 		}
-		ch.subs = append(ch.subs, newPGSub(c, ch, m.Topic, b))
+		ch.subs = append(ch.subs, newChangesSub(c, ch, m.Topic, b))
 	}
 	if len(ch.subs) > 0 {
 		after = append(after, system("ok", "Subscribed to PostgreSQL"))
@@ -337,32 +337,27 @@ func (s *Server) checkTable(t filters.Topic) *refusal {
 
 // checkBinding validates a postgres_changes binding against the catalog and
 // casts its filter values to the column types.
-func (s *Server) checkBinding(b *binding) string {
-	if b.schema == filters.Wildcard || b.table == "" || b.table == filters.Wildcard {
+func (s *Server) checkBinding(b *filters.Binding) string {
+	if b.Schema == filters.Wildcard || b.Table == "" || b.Table == filters.Wildcard {
 		return ""
 	}
-	reason, _ := s.checkColumns(b.schema, b.table, func(cols map[string]string) string {
-		for c := range b.selected {
+	reason, _ := s.checkColumns(b.Schema, b.Table, func(cols map[string]string) string {
+		for c := range b.Selected {
 			if _, ok := cols[c]; !ok {
-				return fmt.Sprintf("invalid column in select: %s does not exist in %s.%s", c, b.schema, b.table)
+				return fmt.Sprintf("invalid column in select: %s does not exist in %s.%s", c, b.Schema, b.Table)
 			}
 		}
-		for i := range b.filter {
-			cond := &b.filter[i]
+		for i := range b.Filter {
+			cond := &b.Filter[i]
 			typ, ok := cols[cond.Column]
 			if !ok {
-				return fmt.Sprintf("invalid column for filter %s: column does not exist in %s.%s", cond.Column, b.schema, b.table)
+				return fmt.Sprintf("invalid column for filter %s: column does not exist in %s.%s", cond.Column, b.Schema, b.Table)
 			}
 			if err := cond.Bind(typ); err != nil {
 				return fmt.Sprintf("invalid filter value: %v", err)
 			}
 		}
-		if len(b.filter) == 1 && b.filter[0].Op == filters.OpEq && !b.filter[0].Not {
-			c := b.filter[0]
-			if v, ok := canonicalEq(cols[c.Column], c.Value); ok {
-				b.eq = &eqKey{column: c.Column, typ: cols[c.Column], value: v}
-			}
-		}
+		b.IndexByValue(cols)
 		return ""
 	})
 	return reason

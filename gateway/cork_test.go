@@ -127,7 +127,7 @@ func TestWriteDeadlineFollowsTheWrites(t *testing.T) {
 		const timeout = 300 * time.Millisecond
 		ts := newPipeServer(t, func(c *Options) { c.WriteTimeout = timeout })
 		cl := ts.dial(t, "")
-		joinV1(t, cl, "realtime:*", "1")
+		joinTopic(t, cl, "realtime:*", "1")
 		for range 3 {
 			time.Sleep(2 * timeout) // idle past the last deadline
 			ts.hub.Route(serviceUpdate("1", "1", "2"))

@@ -91,9 +91,9 @@ func (c *conn) expireDue() {
 }
 
 // expireChannel ends a channel whose token is no longer valid, as the
-// original does: a v2 (config) channel gets a system message with the
+// original does: a channel joined with a config gets a system message with the
 // reason and then phx_close, so realtime-js does not rejoin with the same
-// token; a v1 topic channel gets phx_error, on which realtime-js 1.x rejoins
+// token; a topic subscription gets phx_error, on which realtime-js 1.x rejoins
 // (and fails until it has a fresh token). The reader drops the channel when
 // it next looks at it.
 func (c *conn) expireChannel(ch *channel, reason string) {

@@ -32,7 +32,7 @@ func securePipeServer(t *testing.T) *testServer {
 // A v1 topic channel whose token expires gets phx_error with its join ref,
 // as the original's invalid_access_token stop. The clock is synctest's, so
 // the test checks the exact instant without waiting for it.
-func TestExpiryClosesV1Channel(t *testing.T) {
+func TestExpiryClosesTopicChannel(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ts := securePipeServer(t)

@@ -12,8 +12,6 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
-	"github.com/pgrealtime/realtime/gateway/payload"
-	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -25,17 +23,17 @@ type Hub struct {
 	log     *slog.Logger
 	confirm func(pglogrepl.LSN)
 
-	mu    sync.RWMutex
-	v1    *filters.Index[*conn]
-	pg    *pgIndex
-	rooms map[roomKey]*room
+	mu      sync.RWMutex
+	topics  *filters.TopicIndex[*conn]
+	changes *filters.ChangesIndex[*changesSub]
+	rooms   map[roomKey]*room
 
 	// Owned by the Run goroutine.
 	stalled    stalledQueues
 	columns    map[uint32]cachedColumns
 	buf        []byte
 	deliveries []delivery
-	// changeSeq numbers the changes routeV2 saw; payloads holds the
+	// changeSeq numbers the changes routeChanges saw; payloads holds the
 	// postgres_changes payloads of the current one by what makes them
 	// differ, so deliveries with identical data share the bytes.
 	changeSeq uint64
@@ -46,9 +44,9 @@ type Hub struct {
 	// authz decides who may see which change (secure channels); nil lets
 	// every change through (SECURE_CHANNELS=false).
 	authz *authz.Authorizer
-	// v1chans finds a v1 topic subscriber's channel (for its subject).
+	// topicChans finds a topic subscriber's channel (for its subject).
 	// Guarded by mu.
-	v1chans map[v1Key]*channel
+	topicChans map[topicKey]*channel
 	// Owned by the Run goroutine.
 	lastAuthzLog time.Time
 	pending      []replication.Batch
@@ -63,11 +61,6 @@ type Hub struct {
 	maxBroadcastBytes int
 	// db counts broadcasts from the database and private-channel refusals.
 	db dbcastStats
-}
-
-type cachedColumns struct {
-	rel  *replication.Relation
-	json []byte
 }
 
 type hubStats struct {
@@ -97,8 +90,8 @@ func NewHub(opts HubOptions) *Hub {
 			Help:    "Time from a transaction's commit in PostgreSQL to its change being queued for the sockets.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
-		v1: filters.NewIndex[*conn](), pg: newPGIndex(), rooms: map[roomKey]*room{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
-		v1chans: map[v1Key]*channel{}}
+		topics: filters.NewTopicIndex[*conn](), changes: filters.NewChangesIndex[*changesSub](), rooms: map[roomKey]*room{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
+		topicChans: map[topicKey]*channel{}}
 }
 
 // maxRound caps how many queued batches one routing round takes: with
@@ -217,8 +210,8 @@ func (h *Hub) routeBatch(b replication.Batch, ra *routeAuth) {
 			if h.routeDBBroadcast(&b.Changes[i]) {
 				continue
 			}
-			h.routeChange(&b.Changes[i], ra)
-			h.routeV2(&b.Changes[i], ra)
+			h.routeTopics(&b.Changes[i], ra)
+			h.routeChanges(&b.Changes[i], ra)
 		}
 		h.mu.RUnlock()
 		// Outside the lock, so joins and leaves go on meanwhile.
@@ -234,42 +227,7 @@ func (h *Hub) routeBatch(b replication.Batch, ra *routeAuth) {
 	}
 }
 
-// routeChange renders the change once, and each frame once per (topic,
-// serializer); every socket on that topic gets the same bytes.
-func (h *Hub) routeChange(ch *replication.Change, ra *routeAuth) {
-	if ra.on {
-		h.routeChangeAuthorized(ch, ra)
-		return
-	}
-	var data []byte
-	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, payload.TopicRow(ch), func(subs *filters.Subscribers[*conn]) {
-		if data == nil {
-			h.buf = payload.AppendTopic(h.buf[:0], ch, h.columnsOf(ch.Rel))
-			// The payload is shared by frames that outlive this call.
-			data = append([]byte(nil), h.buf...)
-		}
-		var frames [2][]byte
-		m := phoenix.Message{Topic: subs.Topic.Name, Event: ch.Op.String(), Payload: data}
-		subs.Each(func(c *conn) {
-			i := c.codecIndex
-			if frames[i] == nil {
-				frames[i] = c.codec.Append(make([]byte, 0, len(data)+len(m.Topic)+48), m)
-			}
-			h.queueChange(c, frames[i])
-		})
-	})
-}
-
-func (h *Hub) columnsOf(rel *replication.Relation) []byte {
-	if c, ok := h.columns[rel.ID]; ok && c.rel == rel {
-		return c.json
-	}
-	c := cachedColumns{rel: rel, json: payload.TopicColumns(rel)}
-	h.columns[rel.ID] = c
-	return c.json
-}
-
-// subscribe registers a joined channel of c: its v1 topic, or its
+// subscribe registers a joined channel of c: its topic subscription, or its
 // postgres_changes bindings and its broadcast/presence room. then runs under
 // the write lock, after the subscription exists and before any change can be
 // routed to it: the join reply queued there reaches the client before the
@@ -278,11 +236,11 @@ func (h *Hub) subscribe(c *conn, ch *channel, then func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if ch.v1 != nil {
-		h.v1.Add(*ch.v1, c)
-		h.v1chans[v1Key{c, ch.v1.Name}] = ch
+		h.topics.Add(*ch.v1, c)
+		h.topicChans[topicKey{c, ch.v1.Name}] = ch
 	}
 	for _, s := range ch.subs {
-		h.pg.add(s)
+		h.changes.Add(s.b, s)
 	}
 	if ch.room != nil {
 		h.joinRoom(*ch.room, c, ch)
@@ -330,14 +288,14 @@ func (h *Hub) removeLocked(c *conn, ch *channel) {
 	ch.removed = true
 	h.stats.channels.Add(-1)
 	if ch.v1 != nil {
-		h.v1.Remove(ch.v1.Name, c)
-		delete(h.v1chans, v1Key{c, ch.v1.Name})
+		h.topics.Remove(ch.v1.Name, c)
+		delete(h.topicChans, topicKey{c, ch.v1.Name})
 	}
 	if ch.role != "" && h.authz != nil {
 		h.authz.Release(ch.role)
 	}
 	for _, s := range ch.subs {
-		h.pg.remove(s)
+		h.changes.Remove(s.b)
 	}
 	if ch.room != nil {
 		h.leaveRoom(*ch.room, c)
@@ -379,7 +337,7 @@ func (h *Hub) notifyGap(why string) {
 // hub's lock held.
 func (h *Hub) eachChangesChannel(topics bool, fn func(*conn, *channel)) {
 	if topics {
-		for k, ch := range h.v1chans {
+		for k, ch := range h.topicChans {
 			fn(k.c, ch)
 		}
 	}
@@ -472,4 +430,15 @@ func (s *stalledQueues) flush() {
 	s.order = s.order[:0]
 	s.route++
 	s.sockets = 0
+}
+
+// queueChange hands a change frame to c and counts it.
+func (h *Hub) queueChange(c *conn, frame []byte) { h.queueFrame(c, outFrame{data: frame}) }
+
+// queueFrame is queueChange for a frame of any shape.
+func (h *Hub) queueFrame(c *conn, f outFrame) {
+	if h.stalled.deliverFrame(c, f) {
+		h.stats.messages.Add(1)
+		h.stats.bytes.Add(int64(f.size()))
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/gateway/payload"
-	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -84,12 +83,6 @@ func readable(v *authz.View, f filters.Filter) bool {
 		}
 	}
 	return true
-}
-
-// v1Key finds the channel of a v1 topic subscriber: a socket joins a topic once.
-type v1Key struct {
-	c     *conn
-	topic string
 }
 
 // authorize prepares a routing round of batches: a fresh privilege
@@ -230,24 +223,22 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) routeAuth {
 }
 
 // eachSubject calls fn with the subject and filter of every subscription
-// whose filter matches ch (v1 topics and postgres_changes bindings).
+// whose filter matches ch (topic subscriptions and postgres_changes bindings).
 // Called with the hub's read lock held.
 func (h *Hub) eachSubject(ch *replication.Change, fn func(*authz.Subject, filters.Filter)) {
-	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, payload.TopicRow(ch), func(subs *filters.Subscribers[*conn]) {
+	h.topics.Match(ch.Rel.Schema, ch.Rel.Table, payload.TopicRow(ch), func(subs *filters.Subscribers[*conn]) {
 		var f filters.Filter
 		if subs.Topic.Column != "" {
 			f = filters.Filter{{Column: subs.Topic.Column}}
 		}
 		subs.Each(func(c *conn) {
-			if chn := h.v1chans[v1Key{c, subs.Topic.Name}]; chn != nil {
+			if chn := h.topicChans[topicKey{c, subs.Topic.Name}]; chn != nil {
 				fn(chn.subj, f)
 			}
 		})
 	})
-	h.pg.each(ch, func(s *pgSub) {
-		if s.matches(ch) {
-			fn(s.ch.subj, s.b.filter)
-		}
+	h.changes.Match(ch, func(s *changesSub, b *filters.Binding) {
+		fn(s.ch.subj, b.Filter)
 	})
 }
 
@@ -286,56 +277,6 @@ func (h *Hub) logAuthz(msg string, err error) {
 	}
 	h.lastAuthzLog = now
 	h.log.Warn(msg, "err", err)
-}
-
-// routeChangeAuthorized is routeChange for secure channels: each
-// subscriber gets the change as its role sees it, or not at all. Called
-// with the read lock held.
-func (h *Hub) routeChangeAuthorized(ch *replication.Change, ra *routeAuth) {
-	// The payload is rendered once per role view, shared by every socket
-	// whose channel sees the change through that view.
-	var renders map[*authz.View][]byte
-	h.v1.Match(ch.Rel.Schema, ch.Rel.Table, payload.TopicRow(ch), func(subs *filters.Subscribers[*conn]) {
-		m := phoenix.Message{Topic: subs.Topic.Name, Event: ch.Op.String()}
-		// Frames carry the topic, so they are shared within a topic only.
-		frames := map[*authz.View]*[2][]byte{}
-		subs.Each(func(c *conn) {
-			chn := h.v1chans[v1Key{c, subs.Topic.Name}]
-			if chn == nil {
-				return
-			}
-			v, ok, failed := ra.viewFor(ch, chn.subj)
-			if failed != "" {
-				h.warnHidden(c, chn, ch.Rel.Schema+"."+ch.Rel.Table)
-			}
-			if !ok || subs.Topic.Column != "" && !v.Can(subs.Topic.Column) {
-				return
-			}
-			data := renders[v]
-			if data == nil {
-				if renders == nil {
-					renders = map[*authz.View][]byte{}
-				}
-				if refused(v, ch) {
-					data = payload.AppendTopicRefused(nil, ch, v.Err)
-				} else {
-					data = payload.AppendTopicFor(nil, ch, payload.TopicColumnsFor(ch.Rel, v), v)
-				}
-				renders[v] = data
-			}
-			fr := frames[v]
-			if fr == nil {
-				fr = &[2][]byte{}
-				frames[v] = fr
-			}
-			i := c.codecIndex
-			if fr[i] == nil {
-				m.Payload = data
-				fr[i] = c.codec.Append(make([]byte, 0, len(data)+len(m.Topic)+48), m)
-			}
-			h.queueChange(c, fr[i])
-		})
-	})
 }
 
 // refused reports whether ch goes to the role as the original's error

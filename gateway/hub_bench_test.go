@@ -43,7 +43,7 @@ func BenchmarkFanOut10kSockets(b *testing.B) {
 	srv, conns := benchConns(b, 10_000, phoenix.V1)
 	t, _ := filters.ParseTopic("realtime:public:service")
 	for _, c := range conns {
-		srv.hub.v1.Add(t, c)
+		srv.hub.topics.Add(t, c)
 	}
 	batch := serviceUpdate("1", "1", "2")
 	b.ReportAllocs()
@@ -59,7 +59,7 @@ func BenchmarkRouteFiltered100kSubscriptions(b *testing.B) {
 	srv, conns := benchConns(b, 1000, phoenix.V1)
 	for i := range 100_000 {
 		t, _ := filters.ParseTopic(fmt.Sprintf("realtime:public:service:id=eq.%d", i))
-		srv.hub.v1.Add(t, conns[i%len(conns)])
+		srv.hub.topics.Add(t, conns[i%len(conns)])
 	}
 	batch := serviceUpdate("4242", "1", "2")
 	b.ReportAllocs()
@@ -85,14 +85,14 @@ func BenchmarkFanOut10kChangesDistinctTopics(b *testing.B) {
 func benchChangesFanOut(b *testing.B, name func(int) string) {
 	srv, conns := benchConns(b, 10_000, phoenix.V1)
 	for i, c := range conns {
-		bd, err := parseBinding([]byte(`{"event":"*","schema":"public","table":"service"}`))
+		bd, err := filters.ParseBinding([]byte(`{"event":"*","schema":"public","table":"service"}`))
 		if err != nil {
 			b.Fatal(err)
 		}
 		ch := &channel{name: name(i), joinRef: "1"}
-		s := newPGSub(c, ch, ch.name, bd)
-		ch.subs = []*pgSub{s}
-		srv.hub.pg.add(s)
+		s := newChangesSub(c, ch, ch.name, bd)
+		ch.subs = []*changesSub{s}
+		srv.hub.changes.Add(s.b, s)
 	}
 	batch := serviceUpdate("1", "1", "2")
 	b.ReportAllocs()

@@ -19,7 +19,7 @@ import (
 func TestRecordOverLimitIsMarkedAndTrimmed(t *testing.T) {
 	ts := newTestServerHub(t, nil, func(h *HubOptions) { h.MaxRecordBytes = 1000 })
 	v1 := ts.dial(t, "vsn=1.0.0")
-	joinV1(t, v1, "realtime:public:todos:id=eq.7", "1")
+	joinTopic(t, v1, "realtime:public:todos:id=eq.7", "1")
 	v2 := ts.dial(t, "vsn=2.0.0")
 	v2.send(`["1","1","realtime:room1","phx_join",{"config":{"postgres_changes":[{"event":"INSERT","schema":"public","table":"todos"}]}}]`)
 	v2.readV2() // reply
@@ -143,7 +143,7 @@ func TestSteadySlowReaderCannotSetThePace(t *testing.T) {
 	slow := dialTinyBuffer(t, ts.url+"/socket/websocket")
 	slow.Write(t.Context(), websocket.MessageText, []byte(`{"topic":"realtime:*","event":"phx_join","payload":{},"ref":"1"}`))
 	fast := ts.dial(t, "")
-	joinV1(t, fast, "realtime:*", "1")
+	joinTopic(t, fast, "realtime:*", "1")
 	time.Sleep(100 * time.Millisecond) // the slow join is handled
 	stop := make(chan struct{})
 	defer close(stop)
@@ -212,7 +212,7 @@ func TestBulkWritePacedByReadingClients(t *testing.T) {
 	got := make(chan int, clients)
 	for i := range clients {
 		c := ts.dial(t, "")
-		joinV1(t, c, "realtime:*", fmt.Sprint(i+1))
+		joinTopic(t, c, "realtime:*", fmt.Sprint(i+1))
 		go readFrames(c.ws, n, got)
 	}
 	for range n / 20 {

@@ -53,7 +53,7 @@ func interestOf(ch *channel) cluster.Interest {
 		in.Tables = append(in.Tables, cluster.TableRef{Schema: ch.v1.Schema, Table: tableOrWildcard(ch.v1.Table)})
 	}
 	for _, s := range ch.subs {
-		in.Tables = append(in.Tables, cluster.TableRef{Schema: s.b.schema, Table: tableOrWildcard(s.b.table)})
+		in.Tables = append(in.Tables, cluster.TableRef{Schema: s.b.Schema, Table: tableOrWildcard(s.b.Table)})
 	}
 	if ch.room != nil {
 		in.Room = &cluster.RoomRef{Private: ch.room.private, Topic: ch.room.topic}

@@ -124,6 +124,22 @@ func (c *client) readRaw() string {
 	return string(data)
 }
 
+// readV2 reads one text frame of a vsn 2.0.0 socket.
+func (c *client) readV2() (joinRef, ref any, topic, event string, payload map[string]any) {
+	c.t.Helper()
+	raw := c.readRaw()
+	var arr []json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &arr); err != nil || len(arr) != 5 {
+		c.t.Fatalf("not a v2 frame: %s", raw)
+	}
+	json.Unmarshal(arr[0], &joinRef)
+	json.Unmarshal(arr[1], &ref)
+	json.Unmarshal(arr[2], &topic)
+	json.Unmarshal(arr[3], &event)
+	json.Unmarshal(arr[4], &payload)
+	return
+}
+
 func reply(m map[string]any) (status string, response map[string]any) {
 	p, _ := m["payload"].(map[string]any)
 	status, _ = p["status"].(string)
@@ -228,7 +244,7 @@ func TestOversizedFrameClosesOnlyThatSocket(t *testing.T) {
 	}
 }
 
-func joinV1(t *testing.T, c *client, topic, ref string) {
+func joinTopic(t *testing.T, c *client, topic, ref string) {
 	t.Helper()
 	c.send(`{"topic":"` + topic + `","event":"phx_join","payload":{},"ref":"` + ref + `","join_ref":"` + ref + `"}`)
 	if status, resp := reply(c.read()); status != "ok" {
@@ -259,9 +275,9 @@ func serviceUpdate(id, from, to string) replication.Batch {
 func TestRouteOncePerMatchingTopic(t *testing.T) {
 	ts := newTestServer(t, nil)
 	c := ts.dial(t, "vsn=1.0.0")
-	joinV1(t, c, "realtime:public:service", "1")
-	joinV1(t, c, "realtime:public:service:status_id=eq.1", "2")
-	joinV1(t, c, "realtime:public:service:status_id=eq.2", "3")
+	joinTopic(t, c, "realtime:public:service", "1")
+	joinTopic(t, c, "realtime:public:service:status_id=eq.1", "2")
+	joinTopic(t, c, "realtime:public:service:status_id=eq.2", "3")
 	v2 := ts.dial(t, "vsn=2.0.0")
 	v2.send(`["1","1","realtime:*","phx_join",{}]`)
 	if got := v2.readRaw(); !strings.Contains(got, `"ok"`) {
@@ -294,9 +310,9 @@ func TestSlowConsumerIsDisconnectedWithReason(t *testing.T) {
 		c.OutboundQueueBytes, c.SlowConsumerGrace, c.WriteTimeout = 64<<10, 200*time.Millisecond, time.Second
 	})
 	slow := ts.dial(t, "")
-	joinV1(t, slow, "realtime:*", "1")
+	joinTopic(t, slow, "realtime:*", "1")
 	fast := ts.dial(t, "")
-	joinV1(t, fast, "realtime:public:service:id=eq.1", "1")
+	joinTopic(t, fast, "realtime:public:service:id=eq.1", "1")
 	// The slow client never reads; routing must not block on it.
 	deadline := time.Now().Add(20 * time.Second)
 	for ts.srv.disconnects[reasonSlowConsumer].Load() == 0 {
@@ -325,7 +341,7 @@ func TestSlowConsumerIsDisconnectedWithReason(t *testing.T) {
 func TestRouterWaitsForAReadingClient(t *testing.T) {
 	ts := newTestServer(t, func(c *Options) { c.OutboundQueueBytes, c.SlowConsumerGrace = 16<<10, 5*time.Second })
 	c := ts.dial(t, "")
-	joinV1(t, c, "realtime:*", "1")
+	joinTopic(t, c, "realtime:*", "1")
 	const n = 2000 // about 1 MB of frames through a 16 KiB queue
 	got := make(chan int, 1)
 	go readFrames(c.ws, n, got)
@@ -367,7 +383,7 @@ func TestJoinsGoOnWhileRoutingWaits(t *testing.T) {
 		}
 	}
 	other := ts.dial(t, "")
-	joinV1(t, other, "realtime:public:status", "1")
+	joinTopic(t, other, "realtime:public:status", "1")
 	select {
 	case <-routed:
 		t.Fatal("the join waited for the slow consumer's grace")
@@ -431,7 +447,7 @@ func TestSecureChannels(t *testing.T) {
 		}
 	}
 	c := ts.dial(t, "vsn=1.0.0&apikey="+valid)
-	joinV1(t, c, "realtime:public:service", "1")
+	joinTopic(t, c, "realtime:public:service", "1")
 	noExp := sign(jwt.MapClaims{"role": "anon"}, secret, jwt.SigningMethodHS256)
 	c.send(`{"topic":"realtime:public:status","event":"phx_join","payload":{"user_token":"` + noExp + `"},"ref":"2"}`)
 	if status, resp := reply(c.read()); status != "error" || !strings.Contains(resp["reason"].(string), "exp") {
@@ -442,7 +458,7 @@ func TestSecureChannels(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	ts := newTestServer(t, func(c *Options) { c.ExposeMetrics = true })
 	c := ts.dial(t, "")
-	joinV1(t, c, "realtime:*", "1")
+	joinTopic(t, c, "realtime:*", "1")
 	ts.hub.Route(serviceUpdate("1", "1", "2"))
 	c.read()
 	resp, err := http.Get("http" + strings.TrimPrefix(ts.url, "ws") + "/metrics")

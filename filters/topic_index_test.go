@@ -22,7 +22,7 @@ func mustTopic(t testing.TB, s string) Topic {
 	return tp
 }
 
-func matched(ix *Index[string], schema, table string, r Row) []string {
+func matched(ix *TopicIndex[string], schema, table string, r Row) []string {
 	var got []string
 	ix.Match(schema, table, r, func(s *Subscribers[string]) {
 		s.Each(func(sub string) { got = append(got, s.Topic.Name+"@"+sub) })
@@ -31,7 +31,7 @@ func matched(ix *Index[string], schema, table string, r Row) []string {
 }
 
 func TestMatchOrderAndFilters(t *testing.T) {
-	ix := NewIndex[string]()
+	ix := NewTopicIndex[string]()
 	for _, s := range []string{
 		"realtime:public:service:status_id=eq.2",
 		"realtime:public:service:status_id=eq.1",
@@ -62,7 +62,7 @@ func TestMatchOrderAndFilters(t *testing.T) {
 }
 
 func TestMatchNullAndLongValues(t *testing.T) {
-	ix := NewIndex[string]()
+	ix := NewTopicIndex[string]()
 	long := strings.Repeat("x", 100)
 	almost := strings.Repeat("é", 99) // 99 characters, 198 bytes
 	// ParseTopic refuses such a topic; the index still never matches it.
@@ -82,7 +82,7 @@ func TestMatchNullAndLongValues(t *testing.T) {
 }
 
 func TestRemove(t *testing.T) {
-	ix := NewIndex[string]()
+	ix := NewTopicIndex[string]()
 	tp := mustTopic(t, "realtime:public:t:id=eq.1")
 	ix.Add(tp, "a")
 	ix.Add(tp, "b")
@@ -101,7 +101,7 @@ func TestRemove(t *testing.T) {
 }
 
 func BenchmarkMatch100kSubscriptions(b *testing.B) {
-	ix := NewIndex[int]()
+	ix := NewTopicIndex[int]()
 	for i := range 100_000 {
 		ix.Add(mustTopic(b, fmt.Sprintf("realtime:public:t%d:id=eq.%d", i%100, i)), i)
 	}

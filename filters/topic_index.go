@@ -2,8 +2,8 @@ package filters
 
 import "unicode/utf8"
 
-// Row is the view of a changed row that v1 matching needs: its columns in
-// table order, each with its text as the v1 payload renders it. ok is false
+// Row is the view of a changed row that topic matching needs: its columns
+// in table order, each with its text as the topic payload renders it. ok is false
 // for NULL and for unchanged TOAST values, which never match a filter.
 type Row interface {
 	Len() int
@@ -14,9 +14,9 @@ type Row interface {
 // for values of 100 characters or more.
 const maxFilterValueLen = 100
 
-// Index holds v1 topic subscriptions. It is not safe for concurrent use: the
-// caller guards it (the gateway's hub holds a RWMutex).
-type Index[S comparable] struct {
+// TopicIndex holds topic subscriptions. It is not safe for concurrent use:
+// the caller guards it (the gateway's hub holds a RWMutex).
+type TopicIndex[S comparable] struct {
 	topics map[string]*Subscribers[S]
 	all    *Subscribers[S]
 	schema map[string]*Subscribers[S]
@@ -75,9 +75,9 @@ func (s *Subscribers[S]) remove(x S) bool {
 	return true
 }
 
-// NewIndex returns an empty index.
-func NewIndex[S comparable]() *Index[S] {
-	return &Index[S]{
+// NewTopicIndex returns an empty index.
+func NewTopicIndex[S comparable]() *TopicIndex[S] {
+	return &TopicIndex[S]{
 		topics:       map[string]*Subscribers[S]{},
 		schema:       map[string]*Subscribers[S]{},
 		schemaTables: map[string]*Subscribers[S]{},
@@ -86,7 +86,7 @@ func NewIndex[S comparable]() *Index[S] {
 }
 
 // Add subscribes s to topic t. Adding twice is a no-op.
-func (ix *Index[S]) Add(t Topic, s S) {
+func (ix *TopicIndex[S]) Add(t Topic, s S) {
 	subs := ix.topics[t.Name]
 	if subs == nil {
 		subs = &Subscribers[S]{Topic: t, pos: map[S]int{}}
@@ -97,7 +97,7 @@ func (ix *Index[S]) Add(t Topic, s S) {
 }
 
 // Remove unsubscribes s from the topic named name.
-func (ix *Index[S]) Remove(name string, s S) {
+func (ix *TopicIndex[S]) Remove(name string, s S) {
 	subs := ix.topics[name]
 	if subs == nil || !subs.remove(s) || subs.Len() > 0 {
 		return
@@ -107,9 +107,9 @@ func (ix *Index[S]) Remove(name string, s S) {
 }
 
 // Topics returns the number of topics with at least one subscriber.
-func (ix *Index[S]) Topics() int { return len(ix.topics) }
+func (ix *TopicIndex[S]) Topics() int { return len(ix.topics) }
 
-func (ix *Index[S]) link(subs *Subscribers[S]) {
+func (ix *TopicIndex[S]) link(subs *Subscribers[S]) {
 	t := subs.Topic
 	switch {
 	case t.Schema == Wildcard:
@@ -142,7 +142,7 @@ func (ix *Index[S]) link(subs *Subscribers[S]) {
 	}
 }
 
-func (ix *Index[S]) unlink(subs *Subscribers[S]) {
+func (ix *TopicIndex[S]) unlink(subs *Subscribers[S]) {
 	t := subs.Topic
 	switch {
 	case t.Schema == Wildcard:
@@ -173,7 +173,7 @@ func (ix *Index[S]) unlink(subs *Subscribers[S]) {
 // original's order: the schema topic, "realtime:*", the table topic, then one
 // topic per matching column filter. row is the row filters are evaluated on
 // (nil for TRUNCATE, which only reaches schema, "*" and table topics).
-func (ix *Index[S]) Match(schema, table string, row Row, visit func(*Subscribers[S])) {
+func (ix *TopicIndex[S]) Match(schema, table string, row Row, visit func(*Subscribers[S])) {
 	if s := ix.schema[schema]; s != nil {
 		visit(s)
 	}

@@ -2,35 +2,16 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
+	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
-
-// readV2 reads one text frame of a vsn 2.0.0 socket.
-func (c *client) readV2() (joinRef, ref any, topic, event string, payload map[string]any) {
-	c.t.Helper()
-	raw := c.readRaw()
-	var arr []json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &arr); err != nil || len(arr) != 5 {
-		c.t.Fatalf("not a v2 frame: %s", raw)
-	}
-	json.Unmarshal(arr[0], &joinRef)
-	json.Unmarshal(arr[1], &ref)
-	json.Unmarshal(arr[2], &topic)
-	json.Unmarshal(arr[3], &event)
-	json.Unmarshal(arr[4], &payload)
-	return
-}
 
 func todoChange(op replication.Op, id, title, done string) replication.Batch {
 	rel := replication.NewRelation(7, "public", "todos", 'd', []replication.Column{
@@ -46,7 +27,7 @@ func todoChange(op replication.Op, id, title, done string) replication.Batch {
 	return replication.Batch{Changes: []replication.Change{ch}, Commit: true}
 }
 
-func TestV2PostgresChanges(t *testing.T) {
+func TestPostgresChanges(t *testing.T) {
 	ts := newTestServer(t, nil)
 	c := ts.dial(t, "vsn=2.0.0")
 	c.send(`["1","1","realtime:room1","phx_join",{"config":{"broadcast":{"ack":false,"self":false},"presence":{"key":"","enabled":false},"postgres_changes":[{"event":"*","schema":"public","table":"todos"},{"event":"UPDATE","schema":"public","table":"todos","filter":"id=gt.5"},{"event":"INSERT","schema":"public","table":"todos","filter":"id=in.(1,2)"}],"private":false}}]`)
@@ -109,7 +90,7 @@ func containsID(ids []any, id float64) bool {
 	return false
 }
 
-func TestV2BadConfigAndFilters(t *testing.T) {
+func TestPostgresChangesBadConfig(t *testing.T) {
 	ts := newTestServer(t, nil)
 	c := ts.dial(t, "vsn=2.0.0")
 	c.send(`["1","1","realtime:room1","phx_join",{"config":{"postgres_changes":[{"event":"*","schema":"public","table":"todos","filter":"id=bogus.1"}]}}]`)
@@ -136,127 +117,6 @@ func TestV2BadConfigAndFilters(t *testing.T) {
 	}
 }
 
-func TestV2BroadcastSelfAckAndBinary(t *testing.T) {
-	ts := newTestServer(t, nil)
-	a := ts.dial(t, "vsn=2.0.0")
-	b := ts.dial(t, "vsn=2.0.0")
-	old := ts.dial(t, "vsn=1.0.0")
-	a.send(`["1","1","realtime:room1","phx_join",{"config":{"broadcast":{"ack":true,"self":true}}}]`)
-	a.readV2()
-	b.send(`["1","1","realtime:room1","phx_join",{"config":{"broadcast":{"self":false}}}]`)
-	b.readV2()
-	old.send(`{"topic":"realtime:room1","event":"phx_join","payload":{"config":{}},"ref":"1","join_ref":"1"}`)
-	old.read()
-
-	// Text broadcast from b (self false): a and old get it, b does not.
-	b.send(`["1","2","realtime:room1","broadcast",{"type":"broadcast","event":"cursor","payload":{"x":1}}]`)
-	if _, _, _, event, p := a.readV2(); event != "broadcast" || p["event"] != "cursor" {
-		t.Fatalf("a got %s %v", event, p)
-	}
-	if m := old.read(); m["event"] != "broadcast" || m["payload"].(map[string]any)["event"] != "cursor" {
-		t.Fatalf("v1 socket got %v", m)
-	}
-	// Binary broadcast from a (self true, ack true): b gets kind 4, a gets
-	// it too and an ack, the vsn 1 socket gets JSON.
-	frame, _ := phoenix.AppendUserBroadcastPush(nil, "1", "3", "realtime:room1", "move", nil, phoenix.EncodingJSON, []byte(`{"y":2}`))
-	if err := a.ws.Write(t.Context(), websocket.MessageBinary, frame); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	typ, data, err := b.ws.Read(ctx)
-	want, _ := phoenix.AppendUserBroadcast(nil, "realtime:room1", "move", nil, phoenix.EncodingJSON, []byte(`{"y":2}`))
-	if err != nil || typ != websocket.MessageBinary || string(data) != string(want) {
-		t.Fatalf("b got %v %q %v, want kind 4 %q", typ, data, err, want)
-	}
-	if m := old.read(); m["event"] != "broadcast" || m["payload"].(map[string]any)["payload"].(map[string]any)["y"] != float64(2) {
-		t.Fatalf("v1 socket got %v", m)
-	}
-	gotSelf, gotAck := false, false
-	for range 2 {
-		typ, data, err := a.ws.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case typ == websocket.MessageBinary && string(data) == string(want):
-			gotSelf = true
-		case strings.Contains(string(data), `"phx_reply"`) && strings.Contains(string(data), `"3"`):
-			gotAck = true
-		}
-	}
-	if !gotSelf || !gotAck {
-		t.Fatalf("sender: self=%v ack=%v", gotSelf, gotAck)
-	}
-	// A binary frame of the wrong kind gets a clear error; the socket lives.
-	a.ws.Write(t.Context(), websocket.MessageBinary, []byte{4, 1, 1, 0, 1, 'x', 'y'})
-	if _, _, _, _, p := a.readV2(); p["status"] != "error" {
-		t.Fatalf("kind 4 from a client: %v", p)
-	}
-}
-
-func TestV2Presence(t *testing.T) {
-	ts := newTestServer(t, nil)
-	a := ts.dial(t, "vsn=2.0.0")
-	b := ts.dial(t, "vsn=2.0.0")
-	a.send(`["1","1","realtime:lobby","phx_join",{"config":{"presence":{"key":"alice","enabled":true}}}]`)
-	a.readV2()
-	if _, _, _, event, p := a.readV2(); event != "presence_state" || len(p) != 0 {
-		t.Fatalf("first presence_state: %s %v", event, p)
-	}
-	a.send(`["1","2","realtime:lobby","presence",{"type":"presence","event":"track","payload":{"mood":"happy"}}]`)
-	gotReply, gotDiff := false, false
-	for range 2 {
-		_, _, _, event, p := a.readV2()
-		switch event {
-		case "phx_reply":
-			gotReply = p["status"] == "ok"
-		case "presence_diff":
-			metas := p["joins"].(map[string]any)["alice"].(map[string]any)["metas"].([]any)
-			gotDiff = metas[0].(map[string]any)["mood"] == "happy" && metas[0].(map[string]any)["phx_ref"] != nil
-		}
-	}
-	if !gotReply || !gotDiff {
-		t.Fatalf("track: reply=%v diff=%v", gotReply, gotDiff)
-	}
-	b.send(`["1","1","realtime:lobby","phx_join",{"config":{"presence":{"key":"bob","enabled":true}}}]`)
-	b.readV2()
-	if _, _, _, event, p := b.readV2(); event != "presence_state" || p["alice"] == nil {
-		t.Fatalf("b presence_state: %s %v", event, p)
-	}
-	a.ws.Close(websocket.StatusNormalClosure, "bye")
-	_, _, _, event, p := b.readV2()
-	if event != "presence_diff" || p["leaves"].(map[string]any)["alice"] == nil {
-		t.Fatalf("after a left: %s %v", event, p)
-	}
-	b.send(`["1","2","realtime:lobby","presence",{"type":"presence","event":"track","payload":"nope"}]`)
-	if _, _, _, _, p := b.readV2(); p["status"] != "error" {
-		t.Fatalf("non-map track: %v", p)
-	}
-}
-
-func TestAPIBroadcast(t *testing.T) {
-	ts := newTestServer(t, nil)
-	c := ts.dial(t, "vsn=2.0.0")
-	c.send(`["1","1","realtime:room1","phx_join",{"config":{}}]`)
-	c.readV2()
-	httpURL := "http" + strings.TrimPrefix(ts.url, "ws")
-	resp, err := http.Post(httpURL+"/api/broadcast", "application/json",
-		strings.NewReader(`{"messages":[{"topic":"room1","event":"note","payload":{"n":1}}]}`))
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	if _, _, topic, event, p := c.readV2(); topic != "realtime:room1" || event != "broadcast" || p["event"] != "note" || p["type"] != "broadcast" {
-		t.Fatalf("got %s %s %v", topic, event, p)
-	}
-	resp, _ = http.Post(httpURL+"/api/broadcast", "application/json", strings.NewReader(`{"messages":[{"event":"x"}]}`))
-	if resp.StatusCode != http.StatusUnprocessableEntity {
-		t.Fatalf("missing topic: %d", resp.StatusCode)
-	}
-	resp.Body.Close()
-}
-
 func TestGapIsReportedToPostgresChangesChannels(t *testing.T) {
 	ts := newTestServer(t, nil)
 	c := ts.dial(t, "vsn=2.0.0")
@@ -269,7 +129,7 @@ func TestGapIsReportedToPostgresChangesChannels(t *testing.T) {
 	}
 }
 
-func TestV2SelectColumns(t *testing.T) {
+func TestPostgresChangesSelect(t *testing.T) {
 	ts := newTestServer(t, nil)
 	c := ts.dial(t, "vsn=2.0.0")
 	c.send(`["1","1","realtime:room1","phx_join",{"config":{"postgres_changes":[{"event":"*","schema":"public","table":"todos","select":["title"]},{"event":"*","schema":"public","table":"*","select":["title"]}]}}]`)
@@ -310,13 +170,13 @@ func TestPostgresChangesFramesShared(t *testing.T) {
 	join := func(c *conn, topic string, bindings ...string) {
 		ch := &channel{name: topic, joinRef: "1"}
 		for _, raw := range bindings {
-			b, err := parseBinding([]byte(raw))
+			b, err := filters.ParseBinding([]byte(raw))
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := newPGSub(c, ch, topic, b)
+			s := newChangesSub(c, ch, topic, b)
 			ch.subs = append(ch.subs, s)
-			srv.hub.pg.add(s)
+			srv.hub.changes.Add(s.b, s)
 		}
 	}
 	all := `{"event":"*","schema":"public","table":"service"}`

@@ -1,0 +1,186 @@
+package gateway
+
+import (
+	"strconv"
+
+	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/payload"
+	"github.com/pgrealtime/realtime/phoenix"
+	"github.com/pgrealtime/realtime/replication"
+)
+
+// postgres_changes subscriptions are the bindings of a join config
+// (realtime-js 2.x): filters.ChangesIndex finds those a change matches, and
+// each channel gets one frame per change with the ids of all its matching
+// bindings and typed values (payload.AppendChanges).
+
+// changesSub is one postgres_changes binding of one joined channel: what the
+// hub's filters.ChangesIndex hands back for a binding a change matches.
+type changesSub struct {
+	c  *conn
+	ch *channel
+	b  *filters.Binding
+	// pre and post wrap a payload into this channel's push in its socket's
+	// serializer (phoenix.Codec.Envelope).
+	pre, post []byte
+}
+
+func newChangesSub(c *conn, ch *channel, topic string, b *filters.Binding) *changesSub {
+	s := &changesSub{c: c, ch: ch, b: b}
+	s.pre, s.post = c.codec.Envelope(topic, phoenix.EventPostgresChanges)
+	return s
+}
+
+// delivery is one postgres_changes frame for one socket and topic, with the
+// ids of every binding of that channel the change matched.
+type delivery struct {
+	c         *conn
+	pre, post []byte
+	ids       []uint32
+	// selected is the union of the matched bindings' select lists, or nil
+	// when one of them wants every column.
+	selected map[string]bool
+	all      bool
+	// view is what the channel's role may see (nil without authorization).
+	view *authz.View
+}
+
+func (d *delivery) addSelect(b *filters.Binding) {
+	if d.all {
+		return
+	}
+	if b.Selected == nil {
+		d.all, d.selected = true, nil
+		return
+	}
+	if d.selected == nil {
+		d.selected = map[string]bool{}
+	}
+	for c := range b.Selected {
+		d.selected[c] = true
+	}
+}
+
+// routeChanges delivers a change to postgres_changes bindings. Called with the
+// read lock held.
+func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
+	if ch.Op == replication.Truncate || h.changes.Empty() {
+		return
+	}
+	h.deliveries = h.deliveries[:0]
+	h.changeSeq++ // from 1: a new channel's zero routed matches no change
+	h.changes.Match(ch, func(s *changesSub, b *filters.Binding) {
+		var view *authz.View
+		if ra.on {
+			v, ok, failed := ra.viewFor(ch, s.ch.subj)
+			if failed != "" {
+				h.warnHidden(s.c, s.ch, ch.Rel.Schema+"."+ch.Rel.Table)
+			}
+			if !ok || !readable(v, b.Filter) {
+				return
+			}
+			view = v
+		}
+		// A channel's bindings share one delivery: found by the number of
+		// the change it was last routed for, not by a scan of the others.
+		if s.ch.routed == h.changeSeq {
+			d := &h.deliveries[s.ch.delivery]
+			d.ids = append(d.ids, b.ID)
+			d.addSelect(b)
+			return
+		}
+		s.ch.routed, s.ch.delivery = h.changeSeq, len(h.deliveries)
+		h.deliveries = append(h.deliveries, delivery{c: s.c, pre: s.pre, post: s.post, ids: append(h.idsBuf(), b.ID), view: view})
+		h.deliveries[len(h.deliveries)-1].addSelect(b)
+	})
+	if len(h.deliveries) == 0 {
+		return
+	}
+	if h.payloads == nil {
+		h.payloads = map[payloadKey][]byte{}
+	}
+	clear(h.payloads)
+	var all []byte
+	var allByView map[*authz.View][]byte
+	for _, d := range h.deliveries {
+		// Payloads with every column the role may see depend only on the
+		// view and the binding ids: rendered once, shared by every socket
+		// and channel name that has them.
+		shared := d.all || (d.view != nil && refused(d.view, ch))
+		var key payloadKey
+		if shared {
+			key.view = d.view
+			if len(d.ids) == 1 {
+				key.id = d.ids[0]
+			} else {
+				key.ids = string(appendIDs(nil, d.ids))
+			}
+			if p, ok := h.payloads[key]; ok {
+				h.queueFrame(d.c, outFrame{pre: d.pre, data: p, post: d.post})
+				continue
+			}
+		}
+		var data []byte
+		switch {
+		case d.view != nil && refused(d.view, ch):
+			data = payload.AppendChangesRefused(nil, ch, d.view.Err)
+		case d.all && d.view == nil:
+			if all == nil {
+				all = payload.AppendChanges(nil, ch, nil)
+			}
+			data = all
+		case d.all:
+			if data = allByView[d.view]; data == nil {
+				if allByView == nil {
+					allByView = map[*authz.View][]byte{}
+				}
+				data = payload.AppendChangesFor(nil, ch, nil, d.view)
+				allByView[d.view] = data
+			}
+		default:
+			data = payload.AppendChangesFor(nil, ch, d.selected, d.view)
+		}
+		p := make([]byte, 0, len(data)+32)
+		p = append(p, `{"data":`...)
+		p = append(p, data...)
+		p = append(p, `,"ids":[`...)
+		p = appendIDs(p, d.ids)
+		p = append(p, "]}"...)
+		if shared {
+			h.payloads[key] = p
+		}
+		h.queueFrame(d.c, outFrame{pre: d.pre, data: p, post: d.post})
+	}
+}
+
+// payloadKey is what makes two postgres_changes payloads of one change
+// differ when both carry every column the role may see: the role's view
+// and the binding ids (one, or several joined).
+type payloadKey struct {
+	view *authz.View
+	id   uint32
+	ids  string
+}
+
+func appendIDs(p []byte, ids []uint32) []byte {
+	for i, id := range ids {
+		if i > 0 {
+			p = append(p, ',')
+		}
+		p = strconv.AppendUint(p, uint64(id), 10)
+	}
+	return p
+}
+
+// idsBuf returns an empty ids slice, from the deliveries' old backing
+// arrays when there are any, so routing a change allocates none per socket.
+func (h *Hub) idsBuf() []uint32 {
+	n := len(h.deliveries)
+	if n < cap(h.deliveries) {
+		if old := h.deliveries[:n+1][n].ids; cap(old) > 0 {
+			return old[:0]
+		}
+	}
+	return make([]uint32, 0, 2)
+}
