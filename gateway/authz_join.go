@@ -46,7 +46,7 @@ const roleWait = 5 * time.Second
 // It returns why the join must be refused.
 func (c *conn) acquireRole(ch *channel) *refusal {
 	a := c.srv.hub.authz
-	if a == nil || ch.subj == nil || ch.v1 == nil && len(ch.subs) == 0 {
+	if a == nil || ch.subj == nil || ch.topic == nil && len(ch.subs) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), roleWait)

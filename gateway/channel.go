@@ -18,8 +18,9 @@ import (
 type channel struct {
 	name    string
 	joinRef string
-	// v1 is set for a join without config: the topic is the subscription.
-	v1 *filters.Topic
+	// topic is set for a join without config (realtime-js 1.x): the topic
+	// is the subscription.
+	topic *filters.Topic
 	// The rest is set for a config join (realtime-js 2.x).
 	room        *roomKey
 	self, ack   bool
@@ -168,7 +169,7 @@ func (c *conn) join(m phoenix.Message) {
 			c.refuseJoin(m, r)
 			return
 		}
-		ch.v1 = &t
+		ch.topic = &t
 	}
 	if r := c.acquireRole(ch); r != nil {
 		c.refuseJoin(m, r)

@@ -136,7 +136,7 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 	role := ""
 	if ch.role != "" {
 		// The new role may be one the gateway cannot act as.
-		probe := &channel{subj: subj, v1: ch.v1, subs: ch.subs}
+		probe := &channel{subj: subj, topic: ch.topic, subs: ch.subs}
 		if r := c.acquireRole(probe); r != nil {
 			c.expireChannel(ch, r.msg)
 			return

@@ -235,9 +235,9 @@ func (h *Hub) routeBatch(b replication.Batch, ra *routeAuth) {
 func (h *Hub) subscribe(c *conn, ch *channel, then func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if ch.v1 != nil {
-		h.topics.Add(*ch.v1, c)
-		h.topicChans[topicKey{c, ch.v1.Name}] = ch
+	if ch.topic != nil {
+		h.topics.Add(*ch.topic, c)
+		h.topicChans[topicKey{c, ch.topic.Name}] = ch
 	}
 	for _, s := range ch.subs {
 		h.changes.Add(s.b, s)
@@ -287,9 +287,9 @@ func (h *Hub) removeLocked(c *conn, ch *channel) {
 	}
 	ch.removed = true
 	h.stats.channels.Add(-1)
-	if ch.v1 != nil {
-		h.topics.Remove(ch.v1.Name, c)
-		delete(h.topicChans, topicKey{c, ch.v1.Name})
+	if ch.topic != nil {
+		h.topics.Remove(ch.topic.Name, c)
+		delete(h.topicChans, topicKey{c, ch.topic.Name})
 	}
 	if ch.role != "" && h.authz != nil {
 		h.authz.Release(ch.role)

@@ -23,7 +23,7 @@ const (
 	refusalInitializing                             // the first replication slot does not exist yet
 	refusalBadTopic                                 // the topic names nothing a join can subscribe to
 	refusalBadConfig                                // config (or a postgres_changes entry) is malformed
-	refusalUndeliverable                            // a v1 table topic whose table, column or publication is missing
+	refusalUndeliverable                            // a table topic whose table, column or publication is missing
 	refusalUnauthorized                             // a private channel's read check refused
 	refusalRoleRefused                              // the gateway cannot act as the token's role
 	refusalPrivilegesUnavailable                    // what the role may read could not be learnt
@@ -87,7 +87,7 @@ func refuseNoTopicName() *refusal {
 	return &refusal{refusalBadTopic, "TopicNameRequired: You must provide a topic name"}
 }
 
-// refuseTopic refuses a v1 topic that filters.ParseTopic rejected.
+// refuseTopic refuses a 1.x topic that filters.ParseTopic rejected.
 func refuseTopic(err error) *refusal { return &refusal{refusalBadTopic, err.Error()} }
 
 // refuseJoinConfig refuses a config that does not decode.

@@ -49,8 +49,8 @@ type (
 // interestOf is what ch needs from other gateways.
 func interestOf(ch *channel) cluster.Interest {
 	var in cluster.Interest
-	if ch.v1 != nil {
-		in.Tables = append(in.Tables, cluster.TableRef{Schema: ch.v1.Schema, Table: tableOrWildcard(ch.v1.Table)})
+	if ch.topic != nil {
+		in.Tables = append(in.Tables, cluster.TableRef{Schema: ch.topic.Schema, Table: tableOrWildcard(ch.topic.Table)})
 	}
 	for _, s := range ch.subs {
 		in.Tables = append(in.Tables, cluster.TableRef{Schema: s.b.Schema, Table: tableOrWildcard(s.b.Table)})
