@@ -70,7 +70,33 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 	}
 	h.deliveries = h.deliveries[:0]
 	h.changeSeq++ // from 1: a new channel's zero routed matches no change
+	if h.payloads == nil {
+		h.payloads = map[payloadKey][]byte{}
+	}
+	clear(h.payloads)
+	var all []byte // every column, no role: rendered on first need
+	var lastID uint32
+	var lastPayload []byte
 	h.changes.Match(ch, func(s *changesSub, b *filters.Binding) {
+		if !ra.on && b.Selected == nil && len(s.ch.subs) == 1 {
+			// The common case, queued at once: a channel with one
+			// binding, every column, no roles. Its payload depends on the
+			// binding id only, and identical bindings come in runs.
+			if lastPayload == nil || lastID != b.ID {
+				key := payloadKey{id: b.ID}
+				p, ok := h.payloads[key]
+				if !ok {
+					if all == nil {
+						all = payload.AppendChanges(nil, ch, nil)
+					}
+					p = changesPayload(all, []uint32{b.ID})
+					h.payloads[key] = p
+				}
+				lastID, lastPayload = b.ID, p
+			}
+			h.queueFrame(s.c, outFrame{pre: s.pre, data: lastPayload, post: s.post})
+			return
+		}
 		var view *authz.View
 		if ra.on {
 			v, ok, failed := ra.viewFor(ch, s.ch.subj)
@@ -97,11 +123,6 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 	if len(h.deliveries) == 0 {
 		return
 	}
-	if h.payloads == nil {
-		h.payloads = map[payloadKey][]byte{}
-	}
-	clear(h.payloads)
-	var all []byte
 	var allByView map[*authz.View][]byte
 	for _, d := range h.deliveries {
 		// Payloads with every column the role may see depend only on the
@@ -141,12 +162,7 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 		default:
 			data = payload.AppendChangesFor(nil, ch, d.selected, d.view)
 		}
-		p := make([]byte, 0, len(data)+32)
-		p = append(p, `{"data":`...)
-		p = append(p, data...)
-		p = append(p, `,"ids":[`...)
-		p = appendIDs(p, d.ids)
-		p = append(p, "]}"...)
+		p := changesPayload(data, d.ids)
 		if shared {
 			h.payloads[key] = p
 		}
@@ -161,6 +177,17 @@ type payloadKey struct {
 	view *authz.View
 	id   uint32
 	ids  string
+}
+
+// changesPayload wraps a change's data with the ids of the bindings it
+// answers, as a postgres_changes push's payload.
+func changesPayload(data []byte, ids []uint32) []byte {
+	p := make([]byte, 0, len(data)+32)
+	p = append(p, `{"data":`...)
+	p = append(p, data...)
+	p = append(p, `,"ids":[`...)
+	p = appendIDs(p, ids)
+	return append(p, "]}"...)
 }
 
 func appendIDs(p []byte, ids []uint32) []byte {
