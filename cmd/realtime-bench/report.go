@@ -36,14 +36,18 @@ type report struct {
 	SocketErrors    int     `json:"socket_errors"`
 	// Slow clients (-slow): how many, how many the gateway closed as slow
 	// consumers, and the first close reason.
-	SlowClients       int     `json:"slow_clients,omitempty"`
-	SlowClosed        int     `json:"slow_clients_closed,omitempty"`
-	SlowReason        string  `json:"slow_close_reason,omitempty"`
-	SlowReceived      int64   `json:"slow_messages_received,omitempty"`
-	GatewayCPUPercent float64 `json:"gateway_cpu_percent"`
-	GatewayRSSMiB     float64 `json:"gateway_rss_mib"`
-	GatewayPeakRSSMiB float64 `json:"gateway_peak_rss_mib"`
-	RSSPerSocketKiB   float64 `json:"rss_per_idle_socket_kib,omitempty"`
+	SlowClients  int    `json:"slow_clients,omitempty"`
+	SlowClosed   int    `json:"slow_clients_closed,omitempty"`
+	SlowReason   string `json:"slow_close_reason,omitempty"`
+	SlowReceived int64  `json:"slow_messages_received,omitempty"`
+	SlowOther    string `json:"slow_other_error,omitempty"`
+	// SlowClosedByGateway is the gateway's own count of slow consumers it
+	// closed (-1: not readable).
+	SlowClosedByGateway float64 `json:"slow_closed_by_gateway,omitempty"`
+	GatewayCPUPercent   float64 `json:"gateway_cpu_percent"`
+	GatewayRSSMiB       float64 `json:"gateway_rss_mib"`
+	GatewayPeakRSSMiB   float64 `json:"gateway_peak_rss_mib"`
+	RSSPerSocketKiB     float64 `json:"rss_per_idle_socket_kib,omitempty"`
 
 	Bare          *burstResult `json:"bare_pgoutput_burst,omitempty"`
 	Gateway       *burstResult `json:"gateway_burst,omitempty"`
@@ -129,12 +133,16 @@ func (r *report) addDelivery(clients []*client, w *writes, o options) {
 func (r *report) addSlow(c *client) {
 	r.SlowClients++
 	r.SlowReceived += c.received.Load()
-	if websocket.CloseStatus(c.err) == websocket.StatusPolicyViolation {
+	var ce websocket.CloseError
+	switch {
+	case websocket.CloseStatus(c.err) == websocket.StatusPolicyViolation:
 		r.SlowClosed++
-		var ce websocket.CloseError
 		if errors.As(c.err, &ce) && r.SlowReason == "" {
 			r.SlowReason = ce.Reason
 		}
+	case c.err != nil && r.SlowOther == "":
+		// Closed some other way (a write timeout, a reset): say how.
+		r.SlowOther = c.err.Error()
 	}
 }
 
@@ -175,7 +183,10 @@ func (r *report) writeTable(w io.Writer) {
 		row("burst, gateway to a socket", "%d rows in %.3f s: %.0f rows/s (%.0f%% of bare)", r.Gateway.Rows, r.Gateway.Seconds, r.Gateway.RowsPerSec, 100*r.GatewayVsBare)
 	}
 	if r.SlowClients > 0 {
-		row("slow clients", "%d, %d closed as slow consumers (%q), %d messages read in all", r.SlowClients, r.SlowClosed, r.SlowReason, r.SlowReceived)
+		row("slow clients", "%d, %d saw the slow-consumer close (%q), %d messages read in all; the gateway closed %.0f as slow consumers", r.SlowClients, r.SlowClosed, r.SlowReason, r.SlowReceived, r.SlowClosedByGateway)
+		if r.SlowOther != "" {
+			row("slow clients' other end", "%s", r.SlowOther)
+		}
 	}
 	if r.SocketErrors > 0 {
 		row("socket errors", "%d", r.SocketErrors)

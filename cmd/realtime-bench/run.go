@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -146,6 +148,12 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report, error) {
 		rep.GatewayRSSMiB = float64(proc.rss()) / (1 << 20)
 		closeClients(clients) // the readers stop: their counters are ours now
 		rep.addDelivery(clients, w, o)
+		if o.slow > 0 {
+			// A closed slow client may still be reading what the kernel
+			// held for it when the run ends: the gateway's count says
+			// whom it closed.
+			rep.SlowClosedByGateway = scrapeCounter(base+"/metrics", `realtime_disconnects_total{reason="slow_consumer"}`)
+		}
 	} else {
 		rep.GatewayRSSMiB = float64(proc.rss()) / (1 << 20)
 	}
@@ -163,6 +171,28 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// scrapeCounter reads one sample from a Prometheus text page, or -1 when
+// the page or the sample is missing (a gateway without EXPOSE_METRICS).
+func scrapeCounter(url, sample string) float64 {
+	resp, err := http.Get(url)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 func exec1(ctx context.Context, dbURL, sql string, args ...any) error {
@@ -224,7 +254,7 @@ func startGateway(ctx context.Context, dbURL string, o options, log *slog.Logger
 	cmd.Env = append(os.Environ(), "DB_HOST="+u.Hostname(), "DB_PORT="+u.Port(), "DB_NAME="+strings.TrimPrefix(u.Path, "/"),
 		"DB_USER="+u.User.Username(), "DB_PASSWORD=postgres", "DB_SSL=false", fmt.Sprintf("PORT=%d", port),
 		"SECURE_CHANNELS=false", `PUBLICATIONS=["realtime_bench"]`, "LOG_LEVEL=warning", "REALTIME_IP_VERSION=IPv4",
-		"MAX_SOCKETS=0", "MAX_JOINS_PER_SECOND=0")
+		"MAX_SOCKETS=0", "MAX_JOINS_PER_SECOND=0", "EXPOSE_METRICS=true")
 	if o.rls {
 		cmd.Env = append(cmd.Env, "SECURE_CHANNELS=true", "JWT_SECRET="+benchSecret)
 	}
