@@ -45,7 +45,7 @@ type conn struct {
 	// that writer waits for frames (writerLinger), and wake wakes it.
 	writing, parked bool
 	wake            chan struct{}
-	writers sync.WaitGroup
+	writers         sync.WaitGroup
 	// ctx ends the writers when the socket is done.
 	ctx    context.Context
 	cancel context.CancelFunc
