@@ -29,8 +29,9 @@
 //     While idle it waits for the socket to become readable on a shallow
 //     stack (corkedConn.waitReadable).
 //   - A socket's writer, conn.drain: started when a frame is queued and no
-//     writer runs, gone when the queue is empty. It takes the whole queue
-//     and writes it as one batch through corkedConn.
+//     writer runs, gone once the queue has stayed empty for writerLinger
+//     (100 ms). It takes the whole queue and writes it as one batch through
+//     corkedConn.
 //   - Expiry timers: one time.AfterFunc per socket with a token, which
 //     closes the channels whose token expired.
 //   - Cluster callbacks: the cluster node delivers rooms' messages and
