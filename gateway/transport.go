@@ -11,10 +11,9 @@ import (
 )
 
 // transport is what a socket's writer (conn.drain) writes to: batches of
-// data frames, then the close. Only the writer calls it, and after the
-// writers end, the reader's last closeNow. Behind this seam the hub's
-// benchmarks and tests give a conn a transport without a network
-// (transport_test.go) and still run the real queue and writer.
+// data frames, then the close. Only the writer calls it. Behind this seam
+// the hub's benchmarks and routing tests give a conn a transport without
+// a network (sinkTransport) and still run the real queue and writer.
 //
 // The reader does not go through it: it reads the socket itself (conn.sock),
 // because its idle read depends on the hijacked connection (the read
