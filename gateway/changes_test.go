@@ -164,9 +164,15 @@ func TestPostgresChangesSelect(t *testing.T) {
 // binding ids, topic and serializer) share one frame; any difference gets
 // its own, and a channel's several matching bindings make one message.
 func TestPostgresChangesFramesShared(t *testing.T) {
-	srv, conns := benchConns(t, 4, phoenix.V1)
-	conns[3] = newConn(srv, 3, nil, phoenix.V2, "")
-	conns[3].writing = true
+	srv, conns, _ := benchConns(t, 4, phoenix.V1)
+	// Each socket writes to its own sink, which keeps what it is handed.
+	sinks := make([]*sinkTransport, len(conns))
+	for i := range sinks {
+		sinks[i] = newSinkTransport(true)
+		conns[i].out = sinks[i]
+	}
+	conns[3] = sinkConn(srv, 3, phoenix.V2, sinks[3])
+	t.Cleanup(func() { stopConns(conns[3:]) })
 	join := func(c *conn, topic string, bindings ...string) {
 		ch := &channel{name: topic, joinRef: "1"}
 		for _, raw := range bindings {
@@ -187,12 +193,12 @@ func TestPostgresChangesFramesShared(t *testing.T) {
 	join(conns[3], "realtime:board", all)
 	srv.hub.Route(serviceUpdate("1", "1", "2"))
 	queued := func(c *conn) outFrame {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if len(c.queue) != 1 {
-			t.Fatalf("socket %d has %d frames queued, want 1", c.id, len(c.queue))
+		sinks[c.id].waitFor(1)
+		got := sinks[c.id].written()
+		if len(got) != 1 {
+			t.Fatalf("socket %d was written %d frames, want 1", c.id, len(got))
 		}
-		return c.queue[0]
+		return got[0]
 	}
 	frame := func(c *conn) []byte {
 		f := queued(c)

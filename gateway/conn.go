@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime/debug"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,15 +23,18 @@ import (
 type conn struct {
 	id         uint64
 	srv        *Server
-	ws         *websocket.Conn
 	codec      phoenix.Codec
 	codecIndex int // 0 for V1, 1 for V2: index into per-serializer frame caches
 	log        *slog.Logger
 	// token is the JWT the socket connected with (secure channels only).
 	token string
-	// cork batches the writer's frames into few syscalls (nil in tests
-	// that build a conn without a hijacked connection).
-	cork *corkedConn
+	// sock is the client's connection, which the reader reads; nil in
+	// conns built without one (benchmarks, tests of routing), which
+	// never read.
+	sock *socket
+	// out is where the writer writes: sock, or a transport of the
+	// test's. Set before the first frame is queued, never changed.
+	out transport
 
 	mu      sync.Mutex
 	queue   []outFrame
@@ -44,8 +45,12 @@ type conn struct {
 	// none: only its reader, which halves its memory. parked is true while
 	// that writer waits for frames (writerLinger), and wake wakes it.
 	writing, parked bool
-	wake            chan struct{}
-	writers         sync.WaitGroup
+	// abort stops the writer between two frames of a batch: set when the
+	// socket is closed with its queue dropped. (Next to the flags above,
+	// it fills their padding: conn stays in the 320-byte size class.)
+	abort   atomic.Bool
+	wake    chan struct{}
+	writers sync.WaitGroup
 	// ctx ends the writers when the socket is done.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -58,9 +63,6 @@ type conn struct {
 	// lastRoute is the stalledQueues.route that last handed this socket a
 	// frame. Owned by the router goroutine.
 	lastRoute uint64
-	// abort stops the writer between two frames of a batch: set when the
-	// socket is closed with its queue dropped.
-	abort atomic.Bool
 
 	// Owned by the reader.
 	channels map[string]*channel
@@ -82,15 +84,20 @@ type outFrame struct {
 
 func (f outFrame) size() int { return len(f.pre) + len(f.data) + len(f.post) }
 
-func newConn(srv *Server, id uint64, ws *websocket.Conn, codec phoenix.Codec, token string) *conn {
+// newConn makes a conn on sock; with a nil sock the caller sets out
+// before queueing anything.
+func newConn(srv *Server, id uint64, sock *socket, codec phoenix.Codec, token string) *conn {
 	c := &conn{
-		id: id, srv: srv, ws: ws, codec: codec, token: token,
+		id: id, srv: srv, sock: sock, codec: codec, token: token,
 		log:      srv.log.With("conn_id", id),
 		space:    make(chan struct{}, 1),
 		channels: map[string]*channel{},
 	}
 	if codec == phoenix.V2 {
 		c.codecIndex = 1
+	}
+	if sock != nil {
+		c.out = sock
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
@@ -340,7 +347,7 @@ func (c *conn) run() {
 	c.cancel()
 	c.writers.Wait()
 	c.stopExpiries()
-	c.ws.CloseNow()
+	c.sock.closeNow()
 	c.srv.hub.unsubscribeAll(c, c.channels)
 	c.srv.countDisconnect(final)
 	c.log.Debug("socket closed", "reason", final.String(), "channels", len(c.channels))
@@ -350,37 +357,14 @@ func (c *conn) run() {
 // its next read, or now if it is reading.
 func (c *conn) stop() {
 	c.cancel()
-	if c.cork != nil {
-		c.cork.Conn.SetReadDeadline(time.Unix(1, 0))
+	if c.sock != nil {
+		c.sock.interrupt()
 	}
-}
-
-// read reads the next frame within IdleTimeout. On a hijacked connection
-// the timeout is the connection's read deadline: a context per read would
-// keep a timer context, its AfterFunc and a child entry in c.ctx alive
-// for as long as the socket idles, some 2 KiB of every idle socket.
-// stop() interrupts it by moving the deadline into the past.
-func (c *conn) read(ctx context.Context) (typ websocket.MessageType, data []byte, timedOut bool, err error) {
-	if c.cork == nil {
-		readCtx, cancel := context.WithTimeout(ctx, c.srv.cfg.IdleTimeout)
-		defer cancel()
-		typ, data, err = c.ws.Read(readCtx)
-		return typ, data, readCtx.Err() == context.DeadlineExceeded, err
-	}
-	c.cork.Conn.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
-	if ctx.Err() != nil {
-		// stop() ran before the deadline above replaced its own.
-		return 0, nil, false, ctx.Err()
-	}
-	if err = c.cork.waitReadable(); err == nil {
-		typ, data, err = c.ws.Read(context.Background())
-	}
-	return typ, data, errors.Is(err, os.ErrDeadlineExceeded), err
 }
 
 func (c *conn) readLoop(ctx context.Context) reason {
 	for {
-		typ, data, timedOut, err := c.read(ctx)
+		typ, data, timedOut, err := c.sock.read(ctx, c.srv.cfg.IdleTimeout)
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:
@@ -477,7 +461,7 @@ func (c *conn) drain() {
 		if p := recover(); p != nil {
 			c.srv.panics.Add(1)
 			c.log.Error("panic in socket writer", "panic", p, "stack", string(debug.Stack()))
-			c.ws.CloseNow()
+			c.out.closeNow()
 		}
 	}()
 	for c.ctx.Err() == nil {
@@ -509,14 +493,17 @@ func (c *conn) drain() {
 		case c.space <- struct{}{}:
 		default:
 		}
-		if err := c.writeBatch(batch); err != nil {
+		if err := c.out.writeBatch(batch, &c.abort); err != nil {
 			if c.ctx.Err() == nil {
 				c.close(reasonWriteError, err.Error())
 				c.log.Debug("write failed", "err", err)
 			}
-			c.ws.CloseNow()
+			c.out.closeNow()
 			return
 		}
+		// The batch becomes the next queue: it must not keep the
+		// written frames' shared payloads alive.
+		clear(batch)
 		c.mu.Lock()
 		if c.spare == nil {
 			c.spare = batch[:0]
@@ -524,55 +511,12 @@ func (c *conn) drain() {
 		c.mu.Unlock()
 		if closing != nil {
 			if closing.reason.sendsClose() {
-				c.ws.Close(closing.reason.status(), truncateReason(closing.text))
+				c.out.close(closing.reason.status(), truncateReason(closing.text))
 			}
-			c.ws.CloseNow()
+			c.out.closeNow()
 			return
 		}
 	}
-}
-
-// writeBatch writes frames under one deadline: with the socket corked they
-// only fill a buffer, and uncork sends them in one go.
-func (c *conn) writeBatch(batch []outFrame) error {
-	if c.cork == nil {
-		return c.writeBatchSlowly(batch)
-	}
-	c.cork.cork()
-	var err error
-	for i, f := range batch {
-		if err == nil && !c.abort.Load() {
-			err = c.cork.writeFrame(f)
-		}
-		batch[i] = outFrame{}
-	}
-	if uerr := c.cork.uncork(); err == nil {
-		err = uerr
-	}
-	return err
-}
-
-// writeBatchSlowly writes through coder/websocket, for conns built in
-// tests without a hijacked connection to frame on.
-func (c *conn) writeBatchSlowly(batch []outFrame) error {
-	wctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.WriteTimeout)
-	defer cancel()
-	var err error
-	for i, f := range batch {
-		typ := websocket.MessageText
-		if f.binary {
-			typ = websocket.MessageBinary
-		}
-		if err == nil && !c.abort.Load() {
-			data := f.data
-			if f.pre != nil || f.post != nil {
-				data = slices.Concat(f.pre, f.data, f.post)
-			}
-			err = c.ws.Write(wctx, typ, data)
-		}
-		batch[i] = outFrame{}
-	}
-	return err
 }
 
 // truncateReason keeps a close reason within the 123 bytes a close frame allows.

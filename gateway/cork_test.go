@@ -77,7 +77,7 @@ func TestDataFramesOfEveryLengthReachTheClient(t *testing.T) {
 		}
 		ts.srv.mu.Unlock()
 	}
-	if sc == nil || sc.cork == nil {
+	if sc == nil || sc.sock == nil {
 		t.Fatal("no hijacked server-side socket")
 	}
 	pinging := make(chan error, 1)

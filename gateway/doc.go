@@ -27,11 +27,14 @@
 //     for table and column checks, the RLS checks of a private channel, a
 //     replay, the cluster's first slot): that blocks this socket only.
 //     While idle it waits for the socket to become readable on a shallow
-//     stack (corkedConn.waitReadable).
+//     stack (corkedConn.waitReadable). It reads the socket itself
+//     (conn.sock), not through the writer's transport.
 //   - A socket's writer, conn.drain: started when a frame is queued and no
 //     writer runs, gone once the queue has stayed empty for writerLinger
-//     (100 ms). It takes the whole queue and writes it as one batch through
-//     corkedConn.
+//     (100 ms). It takes the whole queue and hands it as one batch to the
+//     socket's transport, then the close: in production the socket, whose
+//     corkedConn frames the batch into one write; in benchmarks and routing
+//     tests a sink without a network.
 //   - Expiry timers: one time.AfterFunc per socket with a token, which
 //     closes the channels whose token expired.
 //   - Cluster callbacks: the cluster node delivers rooms' messages and

@@ -209,8 +209,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(s.cfg.MaxFrameBytes)
-	c := newConn(s, id, ws, codec, token)
-	c.cork = cw.conn
+	c := newConn(s, id, &socket{ws: ws, cork: cw.conn}, codec, token)
 	if !s.register(c) {
 		c.cancel()
 		ws.Close(websocket.StatusGoingAway, "server is shutting down")
