@@ -1,34 +1,11 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
 	"log/slog"
-	"strings"
 	"testing"
 
-	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
-
-func TestIsMessagesRelation(t *testing.T) {
-	for _, tc := range []struct {
-		schema, table string
-		want          bool
-	}{
-		{"realtime", "messages", true},
-		{"realtime", "messages_2026_11_30", true},
-		{"realtime", "messages_2026_1_30", false},
-		{"realtime", "messages_archive", false},
-		{"public", "messages", false},
-		{"realtime", "subscription", false},
-	} {
-		rel := replication.NewRelation(1, tc.schema, tc.table, 'd', nil)
-		if got := isMessagesRelation(rel); got != tc.want {
-			t.Errorf("isMessagesRelation(%s.%s) = %v, want %v", tc.schema, tc.table, got, tc.want)
-		}
-	}
-}
 
 // messageRow builds an INSERT of realtime.messages; a nil value is NULL.
 func messageRow(vals map[string]*string) *replication.Change {
@@ -45,65 +22,6 @@ func messageRow(vals map[string]*string) *replication.Change {
 }
 
 func ptr(s string) *string { return &s }
-
-func TestParseDBMessage(t *testing.T) {
-	base := func() map[string]*string {
-		return map[string]*string{"topic": ptr("room"), "extension": ptr("broadcast"), "payload": ptr(`{"a": 1, "id": "x"}`),
-			"event": ptr("ev"), "private": ptr("t"), "id": ptr("0b6f1d0e-7f3a-4c1e-9d55-2b8f2f6a8c11")}
-	}
-	m, err := parseDBMessage(messageRow(base()))
-	if err != nil || m.topic != "room" || m.event != "ev" || !m.private || string(m.payload) != `{"a": 1, "id": "x"}` {
-		t.Fatalf("parseDBMessage = %+v, %v", m, err)
-	}
-	bin := base()
-	bin["payload"], bin["binary_payload"] = nil, ptr(`\x01ff`)
-	if m, err := parseDBMessage(messageRow(bin)); err != nil || !bytes.Equal(m.binary, []byte{1, 0xff}) || m.payload != nil {
-		t.Errorf("binary row: %+v, %v", m, err)
-	}
-	for col, val := range map[string]*string{"topic": nil, "event": nil, "id": nil, "private": nil, "payload": ptr("{not json")} {
-		v := base()
-		v[col] = val
-		if _, err := parseDBMessage(messageRow(v)); err == nil || !strings.Contains(err.Error(), col) {
-			t.Errorf("row with bad %s: err = %v, want one naming the column", col, err)
-		}
-	}
-}
-
-func TestRenderDBMessage(t *testing.T) {
-	m := dbMessage{topic: "room", event: "ev", id: "id-1", payload: json.RawMessage(`{"n":1}`)}
-	f := renderDBMessage(m, false)
-	var v1 struct {
-		Topic, Event string
-		Payload      map[string]any
-	}
-	if err := json.Unmarshal(f.text[0], &v1); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]any{"type": "broadcast", "event": "ev", "payload": map[string]any{"n": float64(1)}, "meta": map[string]any{"id": "id-1"}}
-	if v1.Topic != "realtime:room" || v1.Event != "broadcast" || !jsonEqual(v1.Payload, want) {
-		t.Errorf("vsn 1.0.0 frame = %s", f.text[0])
-	}
-	// Kind 4: topic, event, metadata lengths, JSON encoding, then the fields.
-	wantBin := append([]byte{phoenix.KindUserBroadcast, 13, 2, 13, phoenix.EncodingJSON}, "realtime:roomev"+`{"id":"id-1"}`+`{"n":1}`...)
-	if !bytes.Equal(f.binary, wantBin) {
-		t.Errorf("vsn 2.0.0 frame = %q, want %q", f.binary, wantBin)
-	}
-	bin := renderDBMessage(dbMessage{topic: "room", event: "ev", id: "id-1", binary: []byte{0, 1}}, false)
-	if bin.text[0] != nil || bin.text[1] != nil || bin.binary[4] != phoenix.EncodingBinary {
-		t.Errorf("binary payload: text frames %q, binary %q", bin.text, bin.binary)
-	}
-	// A replayed message says so in its metadata, for both serializers.
-	r := renderDBMessage(m, true)
-	if !bytes.Contains(r.text[1], []byte(`"meta":{"id":"id-1","replayed":true}`)) || !bytes.Contains(r.binary, []byte(`{"id":"id-1","replayed":true}{"n":1}`)) {
-		t.Errorf("replayed frames: text %s, binary %q", r.text[1], r.binary)
-	}
-}
-
-func jsonEqual(a, b any) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return bytes.Equal(x, y)
-}
 
 func TestDBBroadcastDropsCounted(t *testing.T) {
 	h := NewHub(HubOptions{Logger: slog.New(slog.DiscardHandler), MaxBroadcastBytes: 16})

@@ -153,7 +153,7 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) routeAuth {
 	for bi := range bs {
 		for i := range bs[bi].Changes {
 			ch := &bs[bi].Changes[i]
-			if ch.Op != replication.Insert && ch.Op != replication.Update || isMessagesRelation(ch.Rel) ||
+			if ch.Op != replication.Insert && ch.Op != replication.Update || payload.IsMessagesRelation(ch.Rel) ||
 				!snap.HasRLS(ch.Rel.Schema, ch.Rel.Table) {
 				continue // realtime.messages rows are broadcasts, authorized per channel
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/payload"
 	"github.com/pgrealtime/realtime/gateway/policy"
 	"github.com/pgrealtime/realtime/phoenix"
 )
@@ -106,9 +107,9 @@ func (c *conn) replay(ch *channel) func() {
 	}
 	return func() {
 		for _, s := range stored {
-			m := dbMessage{topic: subtopic(ch), event: s.Event, id: s.ID, private: true, payload: s.Payload, binary: s.Binary}
-			frames := renderDBMessage(m, true)
-			if f, ok := frames.frameFor(c); ok {
+			m := payload.Broadcast{Topic: subtopic(ch), Event: s.Event, ID: s.ID, Private: true, JSON: s.Payload, Binary: s.Binary}
+			frames := payload.RenderBroadcast(m, true)
+			if f, ok := frameFor(&frames, c); ok {
 				c.enqueue(f.data, f.binary)
 			}
 		}

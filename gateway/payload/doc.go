@@ -21,6 +21,11 @@
 // without the row (Error 401 or 400). TopicRow is the row topic filters
 // are matched against, with values as the topic payload shows them.
 //
+// A row inserted into realtime.messages is not a change for subscribers
+// but a broadcast from the database: ParseBroadcast reads it and
+// RenderBroadcast makes its frames (JSON for either serializer, the binary
+// user-broadcast frame for vsn 2.0.0), live or marked replayed.
+//
 // Rendering appends to a caller's buffer and allocates nothing when the
 // buffer is large enough (BenchmarkRenderTopic, BenchmarkRenderChanges);
 // the hub renders each change once per format and view and shares the
