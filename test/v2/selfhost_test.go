@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pgrealtime/realtime/test/harness"
 )
 
 // selfHostSchema prepares a database as Supabase's self-hosted stack does
@@ -22,14 +24,15 @@ import (
 // realtime service logs in as, the API roles, the _realtime schema its
 // DB_AFTER_CONNECT_QUERY points at, an empty supabase_realtime publication
 // to which Studio then adds tables.
-const selfHostSchema = `
+//
+// Roles are cluster-wide and other tests create the API roles at the same
+// time: a check-then-create races them (a unique_violation on pg_authid),
+// so the roles come from harness.SupabaseRoles and supabase_admin is made
+// the same way.
+const selfHostSchema = harness.SupabaseRoles + `
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_admin') THEN
-    CREATE ROLE supabase_admin LOGIN SUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS PASSWORD 'selfhost-password';
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN NOINHERIT; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN NOINHERIT; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS; END IF;
+  CREATE ROLE supabase_admin LOGIN SUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS PASSWORD 'selfhost-password';
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
 CREATE SCHEMA _realtime AUTHORIZATION supabase_admin;
 CREATE PUBLICATION supabase_realtime;
