@@ -32,7 +32,5 @@ func NewCatalogConfig(cfg Config) *Catalog {
 	if len(pubs) == 0 {
 		pubs = []string{DefaultPublication}
 	}
-	c := newCatalog(cfg.ConnString, pubs)
-	c.afterConnect = cfg.AfterConnect
-	return &Catalog{c: c}
+	return &Catalog{c: newCatalog(cfg.ConnString, cfg.AfterConnect, pubs)}
 }

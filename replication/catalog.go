@@ -32,13 +32,10 @@ const tableCacheTTL = 2 * time.Second
 // connection so that Table can be called from any goroutine. The pool is
 // made on first use and closed when Run returns.
 type catalog struct {
-	connString   string
 	publications []string
-	afterConnect string // SQL run on each new connection of the pool
+	pool         *Pool
 
-	mu     sync.Mutex
-	pool   *pgxpool.Pool
-	closed bool
+	mu     sync.Mutex // guards tables
 	tables map[[2]string]cachedTable
 }
 
@@ -47,58 +44,20 @@ type cachedTable struct {
 	at   time.Time
 }
 
-func newCatalog(connString string, publications []string) *catalog {
-	return &catalog{connString: connString, publications: publications, tables: map[[2]string]cachedTable{}}
+// newCatalog reads connString's database; afterConnect is SQL run on each
+// new connection of its pool.
+func newCatalog(connString, afterConnect string, publications []string) *catalog {
+	return &catalog{publications: publications, tables: map[[2]string]cachedTable{},
+		pool: NewPool(PoolConfig{ConnString: connString, AppName: "realtime", AfterConnect: afterConnect})}
 }
 
-func (c *catalog) get() (*pgxpool.Pool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, errStreamStopped
-	}
-	if c.pool != nil {
-		return c.pool, nil
-	}
-	cfg, err := pgxpool.ParseConfig(c.connString)
-	if err != nil {
-		return nil, fmt.Errorf("parse connection string: %w", err)
-	}
-	delete(cfg.ConnConfig.RuntimeParams, "replication")
-	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		cfg.ConnConfig.RuntimeParams["application_name"] = "realtime"
-	}
-	cfg.ConnConfig.AfterConnect = AfterConnectFunc(c.afterConnect)
-	cfg.MaxConns = 4
-	cfg.MinConns = 0
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("create catalog pool: %w", err)
-	}
-	c.pool = pool
-	return pool, nil
-}
+func (c *catalog) get() (*pgxpool.Pool, error) { return c.pool.Get() }
 
-func (c *catalog) close() {
-	c.mu.Lock()
-	pool := c.pool
-	c.pool, c.closed = nil, true
-	c.mu.Unlock()
-	if pool != nil {
-		pool.Close()
-	}
-}
+func (c *catalog) close() { c.pool.Close() }
 
 // reset drops the pool's connections after a failure: when PostgreSQL
 // restarted they are all dead, and the next check would fail on one.
-func (c *catalog) reset() {
-	c.mu.Lock()
-	pool := c.pool
-	c.mu.Unlock()
-	if pool != nil {
-		pool.Reset()
-	}
-}
+func (c *catalog) reset() { c.pool.Reset() }
 
 // invalidate forgets a table, because PostgreSQL just announced its shape.
 func (c *catalog) invalidate(schema, table string) {
@@ -214,7 +173,7 @@ type Catalog struct{ c *catalog }
 // NewCatalog returns a catalog of the database at connString whose answers
 // say whether one of publications covers a table. It connects on first use.
 func NewCatalog(connString string, publications []string) *Catalog {
-	return &Catalog{c: newCatalog(connString, publications)}
+	return &Catalog{c: newCatalog(connString, "", publications)}
 }
 
 // Table describes a table. Safe from any goroutine until Close.

@@ -19,7 +19,6 @@ var (
 	ErrNoReplication   = errors.New("role lacks the REPLICATION attribute")
 	ErrSlotActive      = errors.New("replication slot is active in another connection")
 	ErrSlotUnsuitable  = errors.New("replication slot cannot be used")
-	errStreamStopped   = errors.New("replication stream has stopped")
 	errAlreadyRunning  = errors.New("run stream: Run was already called")
 	errServerEndedCopy = errors.New("server ended the replication stream")
 )

@@ -88,8 +88,7 @@ func New(cfg Config) (*Stream, error) {
 		return nil, err
 	}
 	s := &Stream{cfg: cfg, log: cfg.Logger, liveCh: make(chan struct{}), slot: cfg.SlotName, temporary: cfg.TemporarySlot}
-	s.cat = newCatalog(cfg.ConnString, cfg.Publications)
-	s.cat.afterConnect = cfg.AfterConnect
+	s.cat = newCatalog(cfg.ConnString, cfg.AfterConnect, cfg.Publications)
 	return s, nil
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgrealtime/realtime/replication"
 )
 
 // Config configures an Authorizer. Zero values take the documented defaults.
@@ -40,9 +42,8 @@ type Authorizer struct {
 	cfg Config
 	log *slog.Logger
 
-	poolMu sync.Mutex
-	pool   *pgxpool.Pool
-	closed bool
+	// pool runs the checks. Not DB_AFTER_CONNECT_QUERY (see cmd/realtime).
+	pool *replication.Pool
 
 	rolesMu sync.Mutex
 	roles   map[string]int // roles in use, with how many channels use each
@@ -77,49 +78,23 @@ func New(cfg Config) (*Authorizer, error) {
 	if cfg.Conns <= 0 {
 		cfg.Conns = 2
 	}
-	return &Authorizer{cfg: cfg, log: cfg.Logger, roles: map[string]int{}}, nil
+	pool := replication.NewPool(replication.PoolConfig{
+		ConnString: cfg.ConnString,
+		AppName:    "realtime_authz",
+		// The check statements are simple key lookups whose best plan
+		// does not depend on the keys: planning them anew for every
+		// subject would cost more than running them.
+		Params:   map[string]string{"plan_cache_mode": "force_generic_plan"},
+		MaxConns: int32(cfg.Conns + 1),
+	})
+	return &Authorizer{cfg: cfg, log: cfg.Logger, pool: pool, roles: map[string]int{}}, nil
 }
 
-func (a *Authorizer) getPool() (*pgxpool.Pool, error) {
-	a.poolMu.Lock()
-	defer a.poolMu.Unlock()
-	if a.closed {
-		return nil, errors.New("authz: stopped")
-	}
-	if a.pool != nil {
-		return a.pool, nil
-	}
-	cfg, err := pgxpool.ParseConfig(a.cfg.ConnString)
-	if err != nil {
-		return nil, fmt.Errorf("parse connection string: %w", err)
-	}
-	delete(cfg.ConnConfig.RuntimeParams, "replication")
-	cfg.ConnConfig.RuntimeParams["application_name"] = "realtime_authz"
-	// The check statements are simple key lookups whose best plan does not
-	// depend on the keys: planning them anew for every subject would cost
-	// more than running them.
-	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	cfg.MaxConns = int32(a.cfg.Conns + 1)
-	cfg.MinConns = 0
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("create authz pool: %w", err)
-	}
-	a.pool = pool
-	return pool, nil
-}
+func (a *Authorizer) getPool() (*pgxpool.Pool, error) { return a.pool.Get() }
 
 // Run keeps the snapshot fresh until ctx ends, then closes the pool.
 func (a *Authorizer) Run(ctx context.Context) {
-	defer func() {
-		a.poolMu.Lock()
-		pool := a.pool
-		a.pool, a.closed = nil, true
-		a.poolMu.Unlock()
-		if pool != nil {
-			pool.Close()
-		}
-	}()
+	defer a.pool.Close()
 	t := time.NewTicker(a.cfg.Refresh)
 	defer t.Stop()
 	var lastErr time.Time

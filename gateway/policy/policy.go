@@ -21,12 +21,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgrealtime/realtime/replication"
 )
 
 // Extensions of realtime.messages that policies grant.
@@ -74,62 +75,20 @@ func (r Read) Any() bool { return r.Broadcast || r.Presence }
 
 // Checker asks the database. The zero value is not usable; use New.
 type Checker struct {
-	connString   string
-	afterConnect string
-
-	mu     sync.Mutex
-	pool   *pgxpool.Pool
-	closed bool
+	pool *replication.Pool
 }
 
 // New returns a checker for the database of connString. afterConnect, if
 // not empty, runs on each new connection (DB_AFTER_CONNECT_QUERY).
 func New(connString, afterConnect string) *Checker {
-	return &Checker{connString: connString, afterConnect: afterConnect}
+	return &Checker{pool: replication.NewPool(replication.PoolConfig{
+		ConnString: connString, AppName: "realtime_authorization", AfterConnect: afterConnect})}
 }
 
-var errClosed = errors.New("policy checker is closed")
-
-func (c *Checker) get(ctx context.Context) (*pgxpool.Pool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, errClosed
-	}
-	if c.pool != nil {
-		return c.pool, nil
-	}
-	cfg, err := pgxpool.ParseConfig(c.connString)
-	if err != nil {
-		return nil, fmt.Errorf("parse connection string: %w", err)
-	}
-	delete(cfg.ConnConfig.RuntimeParams, "replication")
-	cfg.ConnConfig.RuntimeParams["application_name"] = "realtime_authorization"
-	if q := c.afterConnect; q != "" {
-		cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-			_, err := conn.Exec(ctx, q)
-			return err
-		}
-	}
-	cfg.MaxConns = 4
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("create authorization pool: %w", err)
-	}
-	c.pool = pool
-	return pool, nil
-}
+func (c *Checker) get(context.Context) (*pgxpool.Pool, error) { return c.pool.Get() }
 
 // Close closes the pool; later checks fail (and so refuse).
-func (c *Checker) Close() {
-	c.mu.Lock()
-	pool := c.pool
-	c.pool, c.closed = nil, true
-	c.mu.Unlock()
-	if pool != nil {
-		pool.Close()
-	}
-}
+func (c *Checker) Close() { c.pool.Close() }
 
 // inTx runs fn in a transaction that is always rolled back.
 func (c *Checker) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
