@@ -201,7 +201,7 @@ const minorityWait = 50 * time.Millisecond
 // queue may grow past OutboundQueueBytes, up to twice that, for at most
 // SlowConsumerGrace from when it was found full (reset whenever its
 // writer takes the queue). At twice the limit the router waits for room
-// until deadline (minorityWait after the batch's first such wait); a
+// until deadline (minorityWait after this batch's flush began); a
 // socket that is still behind then, or for longer than the grace, is
 // closed as a slow consumer. So a client reading slowly, however
 // steadily, cannot set the others' pace.

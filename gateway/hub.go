@@ -412,7 +412,10 @@ func (s *stalledQueues) deliverFrame(c *conn, f outFrame) bool {
 // minorityWait per batch.
 func (s *stalledQueues) flush() {
 	minority := 2*len(s.order) <= s.sockets
-	deadline := time.Now().Add(minorityWait)
+	var deadline time.Time
+	if minority && len(s.order) > 0 {
+		deadline = time.Now().Add(minorityWait)
+	}
 	for _, c := range s.order {
 		for _, f := range s.frames[c] {
 			pushed := false
