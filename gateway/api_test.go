@@ -74,9 +74,16 @@ func TestHTTPAPICore(t *testing.T) {
 	if status, body := do(t, http.DefaultClient, "POST", ts.httpURL()+"/api/broadcast", map[string]string{"Authorization": "Bearer " + anon}); status != http.StatusAccepted {
 		t.Errorf("broadcast with a valid token: %d %s", status, body)
 	}
-	status, body = do(t, http.DefaultClient, "GET", ts.httpURL()+"/api/tenants/realtime-dev/health", map[string]string{"Authorization": "Bearer " + anon})
-	if status != http.StatusOK || !strings.Contains(body, `"healthy":true`) || !strings.Contains(body, `"connected_cluster":1`) {
-		t.Errorf("tenant health: %d %s, want healthy with 1 socket", status, body)
+	// The socket counts once its handler has registered it, which may be
+	// just after the client saw the upgrade.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		status, body = do(t, http.DefaultClient, "GET", ts.httpURL()+"/api/tenants/realtime-dev/health", map[string]string{"Authorization": "Bearer " + anon})
+		if status == http.StatusOK && strings.Contains(body, `"healthy":true`) && strings.Contains(body, `"connected_cluster":1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tenant health: %d %s, want healthy with 1 socket", status, body)
+		}
 	}
 }
 

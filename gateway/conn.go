@@ -16,10 +16,10 @@ import (
 )
 
 // conn is one client socket. Its reader (the HTTP handler's goroutine) owns
-// the channel state; its writer goroutine is the only one that writes to the
-// WebSocket and drains a queue bounded in bytes. Anyone may enqueue; nobody
-// ever blocks on a slow client: when the queue is full the socket is closed
-// as a slow consumer.
+// the channel state; one writer at a time (its writer goroutine, or the
+// router's writers holding its claim) writes the queue, bounded in bytes,
+// to the WebSocket. Anyone may enqueue; nobody ever blocks on a slow
+// client: one that stays behind is closed as a slow consumer.
 type conn struct {
 	id    uint64
 	srv   *Server
@@ -40,10 +40,14 @@ type conn struct {
 	spare   []outFrame
 	queued  int
 	closing *disconnect
-	// writing is true while a writer goroutine exists. An idle socket has
-	// none: only its reader, which halves its memory. parked is true while
-	// that writer waits for frames (writerLinger), and wake wakes it.
-	writing, parked bool
+	// writing is true while someone writes the queue: a writer goroutine,
+	// or the router's writers after tryPush claimed the socket for them
+	// (writeRouted). An idle socket has no writer: only its reader, which
+	// halves its memory. parked is true while a writer goroutine waits for
+	// frames (writerLinger), and wake wakes it. held is true while the
+	// connection holds bytes that writeNow could not send: the next
+	// writeBatch sends them first.
+	writing, parked, held bool
 	// codecIndex is 0 for V1, 1 for V2: the index into per-serializer
 	// frame caches (a byte, beside the flags, to keep conn in its size
 	// class).
@@ -141,8 +145,11 @@ const (
 
 // tryPush queues a change frame unless the queue is full. It never waits:
 // the router calls it under the hub's read lock, where waiting would hold
-// back every join and leave.
-func (c *conn) tryPush(f outFrame) pushResult {
+// back every join and leave. With claimed non-nil, a socket that has no
+// writer is not given one: it is claimed for the router's writers and
+// appended to *claimed (see writeRouted), which saves waking a goroutine
+// per socket per change.
+func (c *conn) tryPush(f outFrame, claimed *[]*conn) pushResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing != nil {
@@ -156,6 +163,12 @@ func (c *conn) tryPush(f outFrame) pushResult {
 	}
 	c.queue = append(c.queue, f)
 	c.queued += f.size()
+	if claimed != nil && !c.writing {
+		c.writing = true
+		c.writers.Add(1)
+		*claimed = append(*claimed, c)
+		return pushed
+	}
 	c.startWriterLocked()
 	return pushed
 }
@@ -169,7 +182,7 @@ func (c *conn) tryPush(f outFrame) pushResult {
 // stopped reading all at once cost the router one grace, not one each.
 func (c *conn) pushWait(f outFrame) bool {
 	for {
-		switch c.tryPush(f) {
+		switch c.tryPush(f, nil) {
 		case pushed:
 			return true
 		case pushClosed:
@@ -480,7 +493,7 @@ func (c *conn) drain() {
 	batches := 0
 	for c.ctx.Err() == nil {
 		c.mu.Lock()
-		if len(c.queue) == 0 && c.closing == nil {
+		if len(c.queue) == 0 && c.closing == nil && !c.held {
 			// Linger only for a socket that gets frames often: one whose
 			// writer already wrote more than once, or whose last writer
 			// ended less than writerLinger ago. At a change a second to
@@ -494,7 +507,7 @@ func (c *conn) drain() {
 				c.mu.Lock()
 				c.parked = false
 			}
-			if !woken && len(c.queue) == 0 && c.closing == nil {
+			if !woken && len(c.queue) == 0 && c.closing == nil && !c.held {
 				c.writing = false
 				c.writerEnded = time.Now().UnixNano()
 				if cap(c.spare) > 64 {
@@ -507,31 +520,19 @@ func (c *conn) drain() {
 			continue
 		}
 		batches++
-		batch := c.queue
-		c.queue, c.spare = c.spare[:0], nil
-		c.queued = 0
-		c.fullSince = time.Time{}
+		batch := c.takeQueueLocked()
 		closing := c.closing
 		c.mu.Unlock()
-		select {
-		case c.space <- struct{}{}:
-		default:
-		}
+		c.madeRoom()
 		if err := c.out.writeBatch(batch, &c.abort); err != nil {
-			if c.ctx.Err() == nil {
-				c.close(reasonWriteError, err.Error())
-				c.log.Debug("write failed", "err", err)
-			}
-			c.out.closeNow()
+			c.writeFailed(err)
 			return
 		}
 		// The batch becomes the next queue: it must not keep the
 		// written frames' shared payloads alive.
 		clear(batch)
 		c.mu.Lock()
-		if c.spare == nil {
-			c.spare = batch[:0]
-		}
+		c.keepSpareLocked(batch)
 		c.mu.Unlock()
 		if closing != nil {
 			if closing.reason.sendsClose() {
@@ -540,6 +541,91 @@ func (c *conn) drain() {
 			c.out.closeNow()
 			return
 		}
+	}
+}
+
+// takeQueueLocked hands the queue to its writer, whose batch write also
+// sends what the connection held.
+func (c *conn) takeQueueLocked() []outFrame {
+	batch := c.queue
+	c.queue, c.spare = c.spare[:0], nil
+	c.queued = 0
+	c.fullSince = time.Time{}
+	c.held = false
+	return batch
+}
+
+// keepSpareLocked keeps a written (and cleared) batch as the next queue.
+func (c *conn) keepSpareLocked(batch []outFrame) {
+	if c.spare == nil {
+		c.spare = batch[:0]
+	}
+}
+
+// madeRoom tells a router waiting for room (waitForRoom) that the writer
+// took the queue.
+func (c *conn) madeRoom() {
+	select {
+	case c.space <- struct{}{}:
+	default:
+	}
+}
+
+// writeFailed closes a socket whose write failed.
+func (c *conn) writeFailed(err error) {
+	if c.ctx.Err() == nil {
+		c.close(reasonWriteError, err.Error())
+		c.log.Debug("write failed", "err", err)
+	}
+	c.out.closeNow()
+}
+
+// maxRoutedWrites bounds how often writeRouted writes a queue that keeps
+// refilling before it leaves the socket to a writer goroutine of its own:
+// the router's writers have other sockets to serve.
+const maxRoutedWrites = 3
+
+// writeRouted writes the queue of a socket that tryPush claimed for the
+// router's writers, on the router's goroutine or one of its writers
+// (routedWriters), without waiting for the client. It gives the socket up
+// when the queue is empty; a socket that did not take everything at once,
+// or is closing, or keeps getting frames, gets a writer goroutine (drain)
+// for the rest, which inherits the claim.
+func (c *conn) writeRouted() {
+	defer c.writers.Done()
+	var batch []outFrame
+	held := false
+	for i := 0; ; i++ {
+		c.mu.Lock()
+		if batch != nil {
+			c.keepSpareLocked(batch)
+		}
+		c.held = c.held || held
+		switch {
+		case c.ctx.Err() != nil:
+			// The socket is done; like a writer goroutine's, the claim
+			// is never given back.
+			c.mu.Unlock()
+			return
+		case c.closing != nil || c.held || i == maxRoutedWrites && len(c.queue) > 0:
+			c.writers.Go(c.drain)
+			c.mu.Unlock()
+			return
+		case len(c.queue) == 0:
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		batch = c.takeQueueLocked()
+		c.mu.Unlock()
+		c.madeRoom()
+		done, err := c.out.writeNow(batch, &c.abort)
+		clear(batch)
+		if err != nil {
+			c.writeFailed(err)
+			return
+		}
+		held = !done
 	}
 }
 

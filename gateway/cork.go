@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -125,6 +126,14 @@ func (c *corkedConn) uncork() error {
 func (c *corkedConn) writeFrame(f outFrame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.appendFrameLocked(f)
+	if !c.corked || len(c.buf) >= corkLimit {
+		return c.flushLocked()
+	}
+	return nil
+}
+
+func (c *corkedConn) appendFrameLocked(f outFrame) {
 	opcode := byte(0x1)
 	if f.binary {
 		opcode = 0x2
@@ -142,10 +151,56 @@ func (c *corkedConn) writeFrame(f outFrame) error {
 	b = append(b, f.pre...)
 	b = append(b, f.data...)
 	c.buf = append(b, f.post...)
-	if !c.corked || len(c.buf) >= corkLimit {
-		return c.flushLocked()
+}
+
+// writeNow frames batch and writes what the kernel takes at once, without
+// waiting for the client: the router's writers call it for thousands of
+// sockets in a row, where one socket's full buffer must not hold up the
+// next. What was not taken stays in buf with the socket corked, so that it
+// goes out first, before any later frame (ours or coder/websocket's), with
+// the next uncork; done is false then, and the caller must see to that
+// uncork. Without a raw connection (a pipe, TLS) nothing can be tried
+// without waiting: all of it is held.
+func (c *corkedConn) writeNow(batch []outFrame, abort *atomic.Bool) (done bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.getBuf()
+	for _, f := range batch {
+		if abort.Load() {
+			break
+		}
+		c.appendFrameLocked(f)
 	}
-	return nil
+	if len(c.buf) == 0 {
+		c.putBufUnlessCorked()
+		return true, nil
+	}
+	n := 0
+	if c.raw != nil && !c.corked {
+		// A deadline in the past fails even a write that would not wait.
+		c.armLocked()
+		if n, err = writeNonBlocking(c.raw, c.buf); err != nil {
+			c.buf = c.buf[:0]
+			c.putBuf()
+			return false, err
+		}
+	}
+	if n == len(c.buf) {
+		c.buf = c.buf[:0]
+		c.putBuf()
+		return true, nil
+	}
+	c.buf = c.buf[:copy(c.buf, c.buf[n:])]
+	c.corked = true
+	return false, nil
+}
+
+// putBufUnlessCorked returns the buffer unless a batch (or held bytes)
+// still fills it.
+func (c *corkedConn) putBufUnlessCorked() {
+	if !c.corked {
+		c.putBuf()
+	}
 }
 
 func (c *corkedConn) flushLocked() error {

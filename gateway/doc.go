@@ -29,12 +29,23 @@
 //     While idle it waits for the socket to become readable on a shallow
 //     stack (corkedConn.waitReadable). It reads the socket itself
 //     (conn.sock), not through the writer's transport.
-//   - A socket's writer, conn.drain: started when a frame is queued and no
-//     writer runs, gone once the queue has stayed empty for writerLinger
-//     (100 ms). It takes the whole queue and hands it as one batch to the
-//     socket's transport, then the close: in production the socket, whose
-//     corkedConn frames the batch into one write; in benchmarks and routing
-//     tests a sink without a network.
+//   - The router's writers: after each routing pass, outside the lock, the
+//     router writes the sockets whose queues that pass filled from empty
+//     (claimed in conn.tryPush): its share itself, the rest on one
+//     long-lived helper per spare CPU (routedWriters, started and stopped
+//     by Hub.Run). These writes never wait for a client (writeNow): a
+//     socket that does not take everything at once, or is closing, or
+//     keeps refilling, is handed to a writer goroutine of its own.
+//   - A socket's writer, conn.drain: started when a frame is queued for a
+//     socket nobody writes (replies, broadcasts, presence, or a socket
+//     handed over by the router's writers), gone once the queue has stayed
+//     empty for writerLinger (100 ms). It takes the whole queue and hands
+//     it as one batch to the socket's transport, then the close: in
+//     production the socket, whose corkedConn frames the batch into one
+//     write (after what writeNow left behind); in benchmarks and routing
+//     tests a sink without a network. Whoever writes a socket's queue holds
+//     its claim (conn.writing): never two at once, so frames keep their
+//     order.
 //   - Expiry timers: one time.AfterFunc per socket with a token, which
 //     closes the channels whose token expired.
 //   - Cluster callbacks: the cluster node delivers rooms' messages and
@@ -53,8 +64,10 @@
 //
 // # Stopping
 //
-// Every goroutine has an owner: Hub.Run ends with its context; a socket's
-// writers end before its reader returns (conn.run waits for them), and
+// Every goroutine has an owner: Hub.Run ends with its context, after its
+// writers finish what they were handed; a socket's writers, and the
+// router's claims on it, end before its reader returns (conn.run waits
+// for them, in conn.writers), and
 // Server.CloseSockets waits for every reader. A frame handed to a socket's
 // queue before routing stopped is written before the socket closes on
 // shutdown.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +18,9 @@ import (
 
 // Hub routes changes to the sockets subscribed to them. The subscription
 // index sits behind one RWMutex: routing (one goroutine, Run) takes the read
-// lock, joins and leaves take the write lock. Routing never blocks and never
-// does I/O: it only appends frames to sockets' bounded queues.
+// lock, joins and leaves take the write lock. Under the lock routing never
+// blocks and never does I/O: it only appends frames to sockets' bounded
+// queues; after it, it writes them without waiting (routedWriters).
 type Hub struct {
 	log     *slog.Logger
 	confirm func(pglogrepl.LSN)
@@ -30,6 +32,7 @@ type Hub struct {
 
 	// Owned by the Run goroutine.
 	stalled    stalledQueues
+	writers    routedWriters
 	columns    map[uint32]cachedColumns
 	buf        []byte
 	deliveries []delivery
@@ -108,6 +111,8 @@ const (
 // Run routes batches until in is closed or ctx is done. It owns the
 // authorizer's refresher too, when there is one.
 func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
+	h.writers.start(runtime.GOMAXPROCS(0) - 1)
+	defer h.writers.stop()
 	if h.authz != nil {
 		var wg sync.WaitGroup
 		defer wg.Wait()
@@ -214,7 +219,9 @@ func (h *Hub) routeBatch(b replication.Batch, ra *routeAuth) {
 			h.routeChanges(&b.Changes[i], ra)
 		}
 		h.mu.RUnlock()
-		// Outside the lock, so joins and leaves go on meanwhile.
+		// Outside the lock, so joins and leaves go on meanwhile; the
+		// claimed sockets first, as the stalled ones may wait for them.
+		h.stalled.claimed = h.writers.write(h.stalled.claimed)
 		h.stalled.flush()
 		delay := time.Since(b.Changes[len(b.Changes)-1].CommitTime)
 		h.stats.lag.Store(int64(delay))
@@ -375,6 +382,9 @@ type stalledQueues struct {
 	// were handed frames in this one (see conn.lastRoute).
 	route   uint64
 	sockets int
+	// claimed are the sockets whose queues this Route call filled from
+	// empty, for the router's writers (routedWriters.write).
+	claimed []*conn
 }
 
 // deliverFrame queues f for c, or keeps it for flush when c's queue is
@@ -389,7 +399,7 @@ func (s *stalledQueues) deliverFrame(c *conn, f outFrame) bool {
 		s.frames[c] = append(kept, f)
 		return true
 	}
-	switch c.tryPush(f) {
+	switch c.tryPush(f, &s.claimed) {
 	case pushClosed:
 		return false
 	case pushFull:

@@ -24,6 +24,12 @@ type transport interface {
 	// writeBatch writes the frames in order, stopping between two of them
 	// once abort is set. It keeps no reference to batch.
 	writeBatch(batch []outFrame, abort *atomic.Bool) error
+	// writeNow writes the frames without waiting for the client: what the
+	// connection does not take at once is held, and the next writeBatch
+	// sends it first. done reports that nothing was held. The router's
+	// writers call it (see conn.writeRouted); it keeps no reference to
+	// batch either.
+	writeNow(batch []outFrame, abort *atomic.Bool) (done bool, err error)
 	// close sends a close frame with status and reason, then waits a
 	// little for the client's.
 	close(status websocket.StatusCode, reason string)
@@ -56,6 +62,10 @@ func (s *socket) writeBatch(batch []outFrame, abort *atomic.Bool) error {
 		err = uerr
 	}
 	return err
+}
+
+func (s *socket) writeNow(batch []outFrame, abort *atomic.Bool) (bool, error) {
+	return s.cork.writeNow(batch, abort)
 }
 
 func (s *socket) close(status websocket.StatusCode, reason string) { s.ws.Close(status, reason) }

@@ -56,6 +56,10 @@ func (s *sinkTransport) writeBatch(batch []outFrame, abort *atomic.Bool) error {
 	return nil
 }
 
+func (s *sinkTransport) writeNow(batch []outFrame, abort *atomic.Bool) (bool, error) {
+	return true, s.writeBatch(batch, abort)
+}
+
 func (s *sinkTransport) close(websocket.StatusCode, string) {}
 
 func (s *sinkTransport) closeNow() {}
