@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -192,7 +193,7 @@ func TestPostgresChangesFramesShared(t *testing.T) {
 	join(conns[2], "realtime:board", all, updates)
 	join(conns[3], "realtime:board", all)
 	srv.hub.Route(serviceUpdate("1", "1", "2"))
-	queued := func(c *conn) outFrame {
+	queued := func(c *conn) wsconn.Frame {
 		sinks[c.id].waitFor(1)
 		got := sinks[c.id].written()
 		if len(got) != 1 {
@@ -202,12 +203,12 @@ func TestPostgresChangesFramesShared(t *testing.T) {
 	}
 	frame := func(c *conn) []byte {
 		f := queued(c)
-		return slices.Concat(f.pre, f.data, f.post)
+		return slices.Concat(f.Pre, f.Data, f.Post)
 	}
 	f0, f1, f2, f3 := frame(conns[0]), frame(conns[1]), frame(conns[2]), frame(conns[3])
 	// Identical deliveries share the payload's bytes, whatever the
 	// socket's serializer; only the envelope is the socket's own.
-	if &queued(conns[0]).data[0] != &queued(conns[1]).data[0] || &queued(conns[0]).data[0] != &queued(conns[3]).data[0] {
+	if &queued(conns[0]).Data[0] != &queued(conns[1]).Data[0] || &queued(conns[0]).Data[0] != &queued(conns[3]).Data[0] {
 		t.Error("sockets with identical deliveries got separately built payloads")
 	}
 	if !bytes.Equal(f0, f1) {

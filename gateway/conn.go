@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -30,14 +31,14 @@ type conn struct {
 	// sock is the client's connection, which the reader reads; nil in
 	// conns built without one (benchmarks, tests of routing), which
 	// never read.
-	sock *socket
+	sock *wsconn.Conn
 	// out is where the writer writes: sock, or a transport of the
 	// test's. Set before the first frame is queued, never changed.
 	out transport
 
 	mu      sync.Mutex
-	queue   []outFrame
-	spare   []outFrame
+	queue   []wsconn.Frame
+	spare   []wsconn.Frame
 	queued  int
 	closing *disconnect
 	// writing is true while someone writes the queue: a writer goroutine,
@@ -81,22 +82,9 @@ type conn struct {
 	exp expiries
 }
 
-// outFrame is one WebSocket message to send: pre, data and post in that
-// order. A postgres_changes push keeps its channel's envelope in pre and
-// post and the payload, shared by every socket it goes to, in data, so
-// that a change to thousands of differently named channels is rendered
-// once and not copied per socket until the writer frames it. Other frames
-// are all data.
-type outFrame struct {
-	pre, data, post []byte
-	binary          bool
-}
-
-func (f outFrame) size() int { return len(f.pre) + len(f.data) + len(f.post) }
-
 // newConn makes a conn on sock; with a nil sock the caller sets out
 // before queueing anything.
-func newConn(srv *Server, id uint64, sock *socket, codec phoenix.Codec, token string) *conn {
+func newConn(srv *Server, id uint64, sock *wsconn.Conn, codec phoenix.Codec, token string) *conn {
 	c := &conn{
 		id: id, srv: srv, sock: sock, codec: codec, token: token,
 		log:      srv.log.With("conn_id", id),
@@ -127,7 +115,7 @@ func (c *conn) enqueue(frame []byte, binary bool) bool {
 		c.mu.Unlock()
 		return false
 	}
-	c.queue = append(c.queue, outFrame{data: frame, binary: binary})
+	c.queue = append(c.queue, wsconn.Frame{Data: frame, Binary: binary})
 	c.queued += len(frame)
 	c.startWriterLocked()
 	c.mu.Unlock()
@@ -149,20 +137,20 @@ const (
 // writer is not given one: it is claimed for the router's writers and
 // appended to *claimed (see writeRouted), which saves waking a goroutine
 // per socket per change.
-func (c *conn) tryPush(f outFrame, claimed *[]*conn) pushResult {
+func (c *conn) tryPush(f wsconn.Frame, claimed *[]*conn) pushResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing != nil {
 		return pushClosed
 	}
-	if len(c.queue) > 0 && c.queued+f.size() > c.srv.cfg.OutboundQueueBytes {
+	if len(c.queue) > 0 && c.queued+f.Size() > c.srv.cfg.OutboundQueueBytes {
 		if c.fullSince.IsZero() {
 			c.fullSince = time.Now()
 		}
 		return pushFull
 	}
 	c.queue = append(c.queue, f)
-	c.queued += f.size()
+	c.queued += f.Size()
 	if claimed != nil && !c.writing {
 		c.writing = true
 		c.writers.Add(1)
@@ -180,7 +168,7 @@ func (c *conn) tryPush(f outFrame, claimed *[]*conn) pushResult {
 // batch are behind (see stalledQueues.flush). The wait is bounded by
 // SlowConsumerGrace from when the queue was found full, so sockets that
 // stopped reading all at once cost the router one grace, not one each.
-func (c *conn) pushWait(f outFrame) bool {
+func (c *conn) pushWait(f wsconn.Frame) bool {
 	for {
 		switch c.tryPush(f, nil) {
 		case pushed:
@@ -218,7 +206,7 @@ const minorityWait = 50 * time.Millisecond
 // socket that is still behind then, or for longer than the grace, is
 // closed as a slow consumer. So a client reading slowly, however
 // steadily, cannot set the others' pace.
-func (c *conn) pushOver(f outFrame, deadline time.Time) bool {
+func (c *conn) pushOver(f wsconn.Frame, deadline time.Time) bool {
 	limit := c.srv.cfg.OutboundQueueBytes
 	for {
 		c.mu.Lock()
@@ -234,9 +222,9 @@ func (c *conn) pushOver(f outFrame, deadline time.Time) bool {
 			c.mu.Unlock()
 			return false
 		}
-		if len(c.queue) == 0 || c.queued+f.size() <= 2*limit {
+		if len(c.queue) == 0 || c.queued+f.Size() <= 2*limit {
 			c.queue = append(c.queue, f)
-			c.queued += f.size()
+			c.queued += f.Size()
 			c.startWriterLocked()
 			c.mu.Unlock()
 			return true
@@ -373,7 +361,7 @@ func (c *conn) finish(r reason) {
 	c.cancel()
 	c.writers.Wait()
 	c.stopExpiries()
-	c.sock.closeNow()
+	c.sock.CloseNow()
 	c.srv.hub.unsubscribeAll(c, c.channels)
 	c.srv.countDisconnect(final)
 	c.log.Debug("socket closed", "reason", final.String(), "channels", len(c.channels))
@@ -384,13 +372,13 @@ func (c *conn) finish(r reason) {
 func (c *conn) stop() {
 	c.cancel()
 	if c.sock != nil {
-		c.sock.interrupt()
+		c.sock.Interrupt()
 	}
 }
 
 func (c *conn) readLoop(ctx context.Context) reason {
 	for {
-		typ, data, timedOut, err := c.sock.read(ctx, c.srv.cfg.IdleTimeout)
+		typ, data, timedOut, err := c.sock.Read(ctx, c.srv.cfg.IdleTimeout)
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:
@@ -487,7 +475,7 @@ func (c *conn) drain() {
 		if p := recover(); p != nil {
 			c.srv.panics.Add(1)
 			c.log.Error("panic in socket writer", "panic", p, "stack", string(debug.Stack()))
-			c.out.closeNow()
+			c.out.CloseNow()
 		}
 	}()
 	batches := 0
@@ -524,7 +512,7 @@ func (c *conn) drain() {
 		closing := c.closing
 		c.mu.Unlock()
 		c.madeRoom()
-		if err := c.out.writeBatch(batch, &c.abort); err != nil {
+		if err := c.out.WriteBatch(batch, &c.abort); err != nil {
 			c.writeFailed(err)
 			return
 		}
@@ -536,9 +524,9 @@ func (c *conn) drain() {
 		c.mu.Unlock()
 		if closing != nil {
 			if closing.reason.sendsClose() {
-				c.out.close(closing.reason.status(), truncateReason(closing.text))
+				c.out.Close(closing.reason.status(), truncateReason(closing.text))
 			}
-			c.out.closeNow()
+			c.out.CloseNow()
 			return
 		}
 	}
@@ -546,7 +534,7 @@ func (c *conn) drain() {
 
 // takeQueueLocked hands the queue to its writer, whose batch write also
 // sends what the connection held.
-func (c *conn) takeQueueLocked() []outFrame {
+func (c *conn) takeQueueLocked() []wsconn.Frame {
 	batch := c.queue
 	c.queue, c.spare = c.spare[:0], nil
 	c.queued = 0
@@ -556,7 +544,7 @@ func (c *conn) takeQueueLocked() []outFrame {
 }
 
 // keepSpareLocked keeps a written (and cleared) batch as the next queue.
-func (c *conn) keepSpareLocked(batch []outFrame) {
+func (c *conn) keepSpareLocked(batch []wsconn.Frame) {
 	if c.spare == nil {
 		c.spare = batch[:0]
 	}
@@ -577,7 +565,7 @@ func (c *conn) writeFailed(err error) {
 		c.close(reasonWriteError, err.Error())
 		c.log.Debug("write failed", "err", err)
 	}
-	c.out.closeNow()
+	c.out.CloseNow()
 }
 
 // maxRoutedWrites bounds how often writeRouted writes a queue that keeps
@@ -593,7 +581,7 @@ const maxRoutedWrites = 3
 // for the rest, which inherits the claim.
 func (c *conn) writeRouted() {
 	defer c.writers.Done()
-	var batch []outFrame
+	var batch []wsconn.Frame
 	held := false
 	for i := 0; ; i++ {
 		c.mu.Lock()
@@ -619,7 +607,7 @@ func (c *conn) writeRouted() {
 		batch = c.takeQueueLocked()
 		c.mu.Unlock()
 		c.madeRoom()
-		done, err := c.out.writeNow(batch, &c.abort)
+		done, err := c.out.WriteNow(batch, &c.abort)
 		clear(batch)
 		if err != nil {
 			c.writeFailed(err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/payload"
+	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -21,14 +22,14 @@ import (
 // frameFor picks c's frame: binary for vsn 2.0.0 when it could be framed
 // (fields fit in one byte of length), else text; ok is false when c cannot
 // receive the message at all (binary bytes for a vsn 1.0.0 socket).
-func frameFor(f *payload.BroadcastFrames, c *conn) (outFrame, bool) {
+func frameFor(f *payload.BroadcastFrames, c *conn) (wsconn.Frame, bool) {
 	if c.codec == phoenix.V2 && f.Binary != nil {
-		return outFrame{data: f.Binary, binary: true}, true
+		return wsconn.Frame{Data: f.Binary, Binary: true}, true
 	}
 	if t := f.Text[c.codecIndex]; t != nil {
-		return outFrame{data: t}, true
+		return wsconn.Frame{Data: t}, true
 	}
-	return outFrame{}, false
+	return wsconn.Frame{}, false
 }
 
 // routeDBBroadcast handles a change of realtime.messages and reports true,

@@ -5,7 +5,8 @@
 // The concepts around it live in subpackages: payload (how a change
 // renders), token (JWTs), authz (who may see a row), policy (private
 // channels' checks and stored broadcasts), migrate (the realtime schema),
-// cluster (several gateways as one) and httpapi (the REST routes).
+// cluster (several gateways as one), httpapi (the REST routes) and wsconn
+// (a socket's WebSocket I/O: framing, corked and non-blocking writes).
 // Configuration comes from cmd/realtime as Options and HubOptions; nothing
 // here reads the environment.
 //
@@ -27,7 +28,7 @@
 //     for table and column checks, the RLS checks of a private channel, a
 //     replay, the cluster's first slot): that blocks this socket only.
 //     While idle it waits for the socket to become readable on a shallow
-//     stack (corkedConn.waitReadable). It reads the socket itself
+//     stack (wsconn.Conn.Read). It reads the socket itself
 //     (conn.sock), not through the writer's transport.
 //   - The router's writers: after each routing pass, outside the lock, the
 //     router writes the sockets whose queues that pass filled from empty
@@ -41,8 +42,8 @@
 //     handed over by the router's writers), gone once the queue has stayed
 //     empty for writerLinger (100 ms). It takes the whole queue and hands
 //     it as one batch to the socket's transport, then the close: in
-//     production the socket, whose corkedConn frames the batch into one
-//     write (after what writeNow left behind); in benchmarks and routing
+//     production the socket's wsconn.Conn, which frames the batch into one
+//     write (after what WriteNow left behind); in benchmarks and routing
 //     tests a sink without a network. Whoever writes a socket's queue holds
 //     its claim (conn.writing): never two at once, so frames keep their
 //     order.
@@ -57,8 +58,8 @@
 // Hub.mu guards the subscription indexes, the rooms and the channel maps:
 // read-locked by the router and by room deliveries, write-locked by joins
 // and leaves. conn.mu guards a socket's queue and closing state;
-// corkedConn.mu orders writes on the connection (our frames and
-// coder/websocket's control frames); expiries have their own. The order is
+// wsconn orders writes on the connection (our frames and coder/websocket's
+// control frames) with a lock of its own; expiries have their own. The order is
 // the hub's lock before a socket's: code holding conn.mu never takes
 // Hub.mu.
 //

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -376,7 +377,7 @@ func (h *Hub) notifyStream(n *replication.Notice) {
 // whose queues were full, in order, until the router has released the
 // hub's lock and may wait for them.
 type stalledQueues struct {
-	frames map[*conn][]outFrame
+	frames map[*conn][]wsconn.Frame
 	order  []*conn
 	// route numbers Route calls; sockets counts the distinct sockets that
 	// were handed frames in this one (see conn.lastRoute).
@@ -390,7 +391,7 @@ type stalledQueues struct {
 // deliverFrame queues f for c, or keeps it for flush when c's queue is
 // full (or already has frames kept, which must stay in order). It returns
 // false when c is closing.
-func (s *stalledQueues) deliverFrame(c *conn, f outFrame) bool {
+func (s *stalledQueues) deliverFrame(c *conn, f wsconn.Frame) bool {
 	if c.lastRoute != s.route {
 		c.lastRoute = s.route
 		s.sockets++
@@ -404,9 +405,9 @@ func (s *stalledQueues) deliverFrame(c *conn, f outFrame) bool {
 		return false
 	case pushFull:
 		if s.frames == nil {
-			s.frames = map[*conn][]outFrame{}
+			s.frames = map[*conn][]wsconn.Frame{}
 		}
-		s.frames[c] = []outFrame{f}
+		s.frames[c] = []wsconn.Frame{f}
 		s.order = append(s.order, c)
 	}
 	return true
@@ -446,12 +447,12 @@ func (s *stalledQueues) flush() {
 }
 
 // queueChange hands a change frame to c and counts it.
-func (h *Hub) queueChange(c *conn, frame []byte) { h.queueFrame(c, outFrame{data: frame}) }
+func (h *Hub) queueChange(c *conn, frame []byte) { h.queueFrame(c, wsconn.Frame{Data: frame}) }
 
 // queueFrame is queueChange for a frame of any shape.
-func (h *Hub) queueFrame(c *conn, f outFrame) {
+func (h *Hub) queueFrame(c *conn, f wsconn.Frame) {
 	if h.stalled.deliverFrame(c, f) {
 		h.stats.messages.Add(1)
-		h.stats.bytes.Add(int64(f.size()))
+		h.stats.bytes.Add(int64(f.Size()))
 	}
 }

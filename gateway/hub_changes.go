@@ -6,6 +6,7 @@ import (
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/gateway/payload"
+	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -94,7 +95,7 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 				}
 				lastID, lastPayload = b.ID, p
 			}
-			h.queueFrame(s.c, outFrame{pre: s.pre, data: lastPayload, post: s.post})
+			h.queueFrame(s.c, wsconn.Frame{Pre: s.pre, Data: lastPayload, Post: s.post})
 			return
 		}
 		var view *authz.View
@@ -138,7 +139,7 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 				key.ids = string(appendIDs(nil, d.ids))
 			}
 			if p, ok := h.payloads[key]; ok {
-				h.queueFrame(d.c, outFrame{pre: d.pre, data: p, post: d.post})
+				h.queueFrame(d.c, wsconn.Frame{Pre: d.pre, Data: p, Post: d.post})
 				continue
 			}
 		}
@@ -166,7 +167,7 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 		if shared {
 			h.payloads[key] = p
 		}
-		h.queueFrame(d.c, outFrame{pre: d.pre, data: p, post: d.post})
+		h.queueFrame(d.c, wsconn.Frame{Pre: d.pre, Data: p, Post: d.post})
 	}
 }
 

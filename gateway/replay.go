@@ -110,7 +110,7 @@ func (c *conn) replay(ch *channel) func() {
 			m := payload.Broadcast{Topic: subtopic(ch), Event: s.Event, ID: s.ID, Private: true, JSON: s.Payload, Binary: s.Binary}
 			frames := payload.RenderBroadcast(m, true)
 			if f, ok := frameFor(&frames, c); ok {
-				c.enqueue(f.data, f.binary)
+				c.enqueue(f.Data, f.Binary)
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgrealtime/realtime/gateway/httpapi"
 	"github.com/pgrealtime/realtime/gateway/token"
+	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -198,21 +199,15 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	id := s.nextID
 	s.mu.Unlock()
 
-	cw := &corkingWriter{ResponseWriter: w, bufs: &s.corkBufs, timeout: s.cfg.WriteTimeout}
-	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
-		// Like the original (check_origin: false): browsers on any origin may connect.
-		InsecureSkipVerify: true,
-		CompressionMode:    websocket.CompressionDisabled,
-	})
+	sock, err := wsconn.Accept(w, r, wsconn.Options{Bufs: &s.corkBufs, WriteTimeout: s.cfg.WriteTimeout, ReadLimit: s.cfg.MaxFrameBytes})
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "err", err)
 		return
 	}
-	ws.SetReadLimit(s.cfg.MaxFrameBytes)
-	c := newConn(s, id, &socket{ws: ws, cork: cw.conn}, codec, token)
+	c := newConn(s, id, sock, codec, token)
 	if !s.register(c) {
 		c.cancel()
-		ws.Close(websocket.StatusGoingAway, "server is shutting down")
+		sock.Close(websocket.StatusGoingAway, "server is shutting down")
 		return
 	}
 	c.log.Debug("socket open", "vsn", codec.Vsn(), "remote", r.RemoteAddr)

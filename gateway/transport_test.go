@@ -7,6 +7,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -24,21 +25,21 @@ type sinkTransport struct {
 	reached chan struct{}
 
 	mu   sync.Mutex
-	kept []outFrame
+	kept []wsconn.Frame
 }
 
 func newSinkTransport(keep bool) *sinkTransport {
 	return &sinkTransport{keep: keep, reached: make(chan struct{}, 1)}
 }
 
-func (s *sinkTransport) writeBatch(batch []outFrame, abort *atomic.Bool) error {
+func (s *sinkTransport) WriteBatch(batch []wsconn.Frame, abort *atomic.Bool) error {
 	n := 0
 	for i, f := range batch {
 		if abort.Load() {
 			batch = batch[:i]
 			break
 		}
-		n += f.size()
+		n += f.Size()
 	}
 	if s.keep {
 		s.mu.Lock()
@@ -56,13 +57,13 @@ func (s *sinkTransport) writeBatch(batch []outFrame, abort *atomic.Bool) error {
 	return nil
 }
 
-func (s *sinkTransport) writeNow(batch []outFrame, abort *atomic.Bool) (bool, error) {
-	return true, s.writeBatch(batch, abort)
+func (s *sinkTransport) WriteNow(batch []wsconn.Frame, abort *atomic.Bool) (bool, error) {
+	return true, s.WriteBatch(batch, abort)
 }
 
-func (s *sinkTransport) close(websocket.StatusCode, string) {}
+func (s *sinkTransport) Close(websocket.StatusCode, string) {}
 
-func (s *sinkTransport) closeNow() {}
+func (s *sinkTransport) CloseNow() {}
 
 // waitFor waits until total frames have been written since the sink was
 // made.
@@ -74,7 +75,7 @@ func (s *sinkTransport) waitFor(total int64) {
 }
 
 // written returns the frames kept so far.
-func (s *sinkTransport) written() []outFrame {
+func (s *sinkTransport) written() []wsconn.Frame {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.kept)

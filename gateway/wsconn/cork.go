@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"bufio"
@@ -123,7 +123,7 @@ func (c *corkedConn) uncork() error {
 // itself (pongs, the close frame: each one whole Write) never land inside
 // it. Framing here rather than with websocket.Conn.Write saves, per frame,
 // a context, a timer handoff and a flush into this buffer.
-func (c *corkedConn) writeFrame(f outFrame) error {
+func (c *corkedConn) writeFrame(f Frame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.appendFrameLocked(f)
@@ -133,13 +133,13 @@ func (c *corkedConn) writeFrame(f outFrame) error {
 	return nil
 }
 
-func (c *corkedConn) appendFrameLocked(f outFrame) {
+func (c *corkedConn) appendFrameLocked(f Frame) {
 	opcode := byte(0x1)
-	if f.binary {
+	if f.Binary {
 		opcode = 0x2
 	}
 	b := append(c.buf, 0x80|opcode)
-	switch n := f.size(); {
+	switch n := f.Size(); {
 	case n < 126:
 		b = append(b, byte(n))
 	case n <= 0xFFFF:
@@ -148,20 +148,20 @@ func (c *corkedConn) appendFrameLocked(f outFrame) {
 		b = append(b, 127)
 		b = binary.BigEndian.AppendUint64(b, uint64(n))
 	}
-	b = append(b, f.pre...)
-	b = append(b, f.data...)
-	c.buf = append(b, f.post...)
+	b = append(b, f.Pre...)
+	b = append(b, f.Data...)
+	c.buf = append(b, f.Post...)
 }
 
 // writeNow frames batch and writes what the kernel takes at once, without
-// waiting for the client: the router's writers call it for thousands of
+// waiting for the client: the gateway's router calls it for thousands of
 // sockets in a row, where one socket's full buffer must not hold up the
 // next. What was not taken stays in buf with the socket corked, so that it
 // goes out first, before any later frame (ours or coder/websocket's), with
 // the next uncork; done is false then, and the caller must see to that
 // uncork. Without a raw connection (a pipe, TLS) nothing can be tried
 // without waiting: all of it is held.
-func (c *corkedConn) writeNow(batch []outFrame, abort *atomic.Bool) (done bool, err error) {
+func (c *corkedConn) writeNow(batch []Frame, abort *atomic.Bool) (done bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.getBuf()
