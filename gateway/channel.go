@@ -184,7 +184,7 @@ func (c *conn) join(m phoenix.Message) {
 	}
 	if old != nil {
 		// A second join of the same topic replaces the first, as in Phoenix.
-		c.untrackExpiry(old)
+		c.exp.Untrack(old)
 		c.srv.hub.unsubscribe(c, old, nil)
 	}
 	c.channels[m.Topic] = ch
@@ -203,7 +203,7 @@ func (c *conn) join(m phoenix.Message) {
 	})
 	// After subscribing, so an expiry can never precede the subscription.
 	if !exp.IsZero() {
-		c.trackExpiry(ch, exp)
+		c.exp.Track(ch, exp)
 	}
 }
 
@@ -290,7 +290,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 
 func (c *conn) leave(m phoenix.Message, ch *channel) {
 	delete(c.channels, m.Topic)
-	c.untrackExpiry(ch)
+	c.exp.Untrack(ch)
 	c.srv.hub.unsubscribe(c, ch, func() {
 		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
 		// realtime-js ignores a phx_close whose ref is not the join ref.

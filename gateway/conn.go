@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/gateway/expiry"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -74,7 +75,7 @@ type conn struct {
 	channels map[string]*channel
 	joins    joinRate
 	// exp tracks the channels' token expiries (its own lock).
-	exp expiries
+	exp *expiry.Set[*channel]
 }
 
 // outFrame is one WebSocket message to send: pre, data and post in that
@@ -99,6 +100,7 @@ func newConn(srv *Server, id uint64, sock *socket, codec phoenix.Codec, token st
 		space:    make(chan struct{}, 1),
 		channels: map[string]*channel{},
 	}
+	c.exp = expiry.New(c.expireDue)
 	if codec == phoenix.V2 {
 		c.codecIndex = 1
 	}
@@ -359,7 +361,7 @@ func (c *conn) finish(r reason) {
 	c.mu.Unlock()
 	c.cancel()
 	c.writers.Wait()
-	c.stopExpiries()
+	c.exp.Stop()
 	c.sock.closeNow()
 	c.srv.hub.unsubscribeAll(c, c.channels)
 	c.srv.countDisconnect(final)
