@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/cluster"
 	"github.com/pgrealtime/realtime/phoenix"
 )
@@ -50,25 +49,15 @@ type (
 func interestOf(ch *channel) cluster.Interest {
 	var in cluster.Interest
 	if ch.topic != nil {
-		in.Tables = append(in.Tables, cluster.TableRef{Schema: ch.topic.Schema, Table: tableOrWildcard(ch.topic.Table)})
+		in.AddTable(ch.topic.Schema, ch.topic.Table)
 	}
 	for _, s := range ch.subs {
-		in.Tables = append(in.Tables, cluster.TableRef{Schema: s.b.Schema, Table: tableOrWildcard(s.b.Table)})
+		in.AddTable(s.b.Schema, s.b.Table)
 	}
 	if ch.room != nil {
-		in.Room = &cluster.RoomRef{Private: ch.room.private, Topic: ch.room.topic}
-		// Broadcasts from the database arrive as changes of
-		// realtime.messages, or of its daily partitions.
-		in.Tables = append(in.Tables, cluster.TableRef{Schema: "realtime", Table: filters.Wildcard})
+		in.SetRoom(ch.room.ref())
 	}
 	return in
-}
-
-func tableOrWildcard(t string) string {
-	if t == "" {
-		return filters.Wildcard
-	}
-	return t
 }
 
 // DeliverRoom hands a broadcast from another gateway to the local members
