@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/pgrealtime/realtime/gateway/broadcast"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -13,8 +14,8 @@ func (c *conn) textBroadcast(m phoenix.Message, ch *channel) {
 	if !c.mayWrite(ch, extBroadcast) {
 		return // dropped without a word, as the original does
 	}
-	if len(m.Payload) > c.srv.cfg.MaxBroadcastBytes {
-		c.send(phoenix.ErrorReply(m, fmt.Sprintf("broadcast payload of %d bytes is over the limit of %d bytes", len(m.Payload), c.srv.cfg.MaxBroadcastBytes)))
+	if err := broadcast.CheckText(m.Payload, c.srv.cfg.MaxBroadcastBytes); err != nil {
+		c.send(phoenix.ErrorReply(m, err.Error()))
 		return
 	}
 	c.srv.hub.sendRoom(RoomMessage{Room: ch.room.ref(), JSON: m.Payload}, c)
@@ -30,23 +31,13 @@ func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMe
 	if !c.mayWrite(ch, extBroadcast) {
 		return
 	}
-	if len(bm.Payload) > c.srv.cfg.MaxBroadcastBytes {
-		c.send(phoenix.ErrorReply(m, fmt.Sprintf("broadcast payload of %d bytes is over the limit of %d bytes", len(bm.Payload), c.srv.cfg.MaxBroadcastBytes)))
-		return
-	}
-	if bm.Encoding == phoenix.EncodingJSON && !json.Valid(bm.Payload) {
-		c.send(phoenix.ErrorReply(m, "broadcast payload marked JSON is not valid JSON"))
-		return
-	}
-	if _, err := phoenix.AppendUserBroadcast(nil, bm.Topic, bm.Event, bm.Metadata, bm.Encoding, bm.Payload); err != nil {
+	if err := broadcast.CheckBinary(bm, c.srv.cfg.MaxBroadcastBytes); err != nil {
 		c.send(phoenix.ErrorReply(m, err.Error()))
 		return
 	}
 	rm := RoomMessage{Room: ch.room.ref(), Binary: &BinaryBroadcast{Event: bm.Event, Metadata: bm.Metadata, Encoding: bm.Encoding, Payload: bm.Payload}}
-	if persistRequested(bm.Metadata) {
-		if !c.persistBroadcast(m, ch, &rm) {
-			return
-		}
+	if persistRequested(bm.Metadata) && !c.persistBroadcast(m, ch, &rm) {
+		return
 	}
 	c.srv.hub.sendRoom(rm, c)
 	if ch.ack {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/pgrealtime/realtime/gateway/cluster"
-	"github.com/pgrealtime/realtime/phoenix"
 )
 
 // Relay shares one gateway's traffic with the other gateways of a cluster:
@@ -62,9 +61,7 @@ func interestOf(ch *channel) cluster.Interest {
 
 // DeliverRoom hands a broadcast from another gateway to the local members
 // of its room.
-func (h *Hub) DeliverRoom(m RoomMessage) {
-	h.deliverRoom(m, nil)
-}
+func (h *Hub) DeliverRoom(m RoomMessage) { h.deliverRoom(m, nil) }
 
 // sendRoom delivers a broadcast made on this gateway (from is the sender's
 // socket, or nil for the HTTP API) and shares it with the cluster.
@@ -73,48 +70,6 @@ func (h *Hub) sendRoom(m RoomMessage, from *conn) {
 	if h.relay != nil {
 		h.relay.PublishRoom(m)
 	}
-}
-
-func (h *Hub) deliverRoom(m RoomMessage, from *conn) {
-	k := roomKey{private: m.Room.Private, topic: m.Room.Topic}
-	if b := m.Binary; b != nil {
-		binFrame, err := phoenix.AppendUserBroadcast(nil, m.Room.Topic, b.Event, b.Metadata, b.Encoding, b.Payload)
-		if err != nil {
-			return // checked by the sender
-		}
-		var jsonFrame []byte
-		if b.Encoding == phoenix.EncodingJSON {
-			p := []byte(`{"event":`)
-			p = phoenix.AppendString(p, b.Event)
-			if m.ID != "" {
-				// A stored broadcast carries its id, as the JSON forms of
-				// the HTTP API and of the database's broadcasts do.
-				p = append(p, `,"meta":`...)
-				p = append(p, idMetadata(m.ID)...)
-			}
-			p = append(p, `,"payload":`...)
-			p = append(p, b.Payload...)
-			p = append(p, `,"type":"broadcast"}`...)
-			jsonFrame = phoenix.V1.Append(nil, phoenix.Message{Topic: m.Room.Topic, Event: phoenix.EventBroadcast, Payload: p})
-		}
-		// vsn 1.0.0 sockets cannot receive a binary payload: those get
-		// nothing for one.
-		h.broadcast(k, from, m.ID, func(to *conn) ([]byte, bool) {
-			if to.codec == phoenix.V2 {
-				return binFrame, true
-			}
-			return jsonFrame, false
-		})
-		return
-	}
-	out := phoenix.Message{Topic: m.Room.Topic, Event: phoenix.EventBroadcast, Payload: m.JSON}
-	var frames [2][]byte
-	h.broadcast(k, from, m.ID, func(to *conn) ([]byte, bool) {
-		if frames[to.codecIndex] == nil {
-			frames[to.codecIndex] = to.codec.Append(nil, out)
-		}
-		return frames[to.codecIndex], false
-	})
 }
 
 // sharePresence tells the cluster about a change of local presence. It runs

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/pgrealtime/realtime/gateway/broadcast"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -233,27 +234,28 @@ func (h *Hub) untrack(k roomKey, c *conn) {
 	}
 }
 
-// broadcast sends a client's broadcast to the room: to every member but
-// the sender, and to the sender too when its channel asked for self.
-// jsonFrame renders the message for a member's serializer.
-func (h *Hub) broadcast(k roomKey, from *conn, id string, render func(c *conn) ([]byte, bool)) int {
+// deliverRoom sends a broadcast to the room's members: every one but the
+// sender (from, nil for the HTTP API and other gateways), and the sender
+// too when its channel asked for self.
+func (h *Hub) deliverRoom(m RoomMessage, from *conn) {
+	frames, err := broadcast.Render(m)
+	if err != nil {
+		return // checked by the sender
+	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	r := h.rooms[k]
+	r := h.rooms[roomKey{private: m.Room.Private, topic: m.Room.Topic}]
 	if r == nil {
-		return 0
+		return
 	}
-	n := 0
 	for c, ch := range r.members {
-		if c == from && !ch.self || !ch.mayRead(extBroadcast) || ch.extras.replayed[id] {
+		if c == from && !ch.self || !ch.mayRead(extBroadcast) || ch.extras.replayed[m.ID] {
 			continue
 		}
-		frame, binary := render(c)
-		if frame != nil && c.enqueue(frame, binary) {
-			n++
+		if frame, binary := frames.For(c.codec); frame != nil {
+			c.enqueue(frame, binary)
 		}
 	}
-	return n
 }
 
 func newRef() string {
