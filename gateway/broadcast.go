@@ -1,10 +1,10 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/pgrealtime/realtime/gateway/broadcast"
+	"github.com/pgrealtime/realtime/gateway/presence"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -45,25 +45,17 @@ func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMe
 	}
 }
 
-type presencePush struct {
-	Type    string          `json:"type"`
-	Event   string          `json:"event"`
-	Payload json.RawMessage `json:"payload"`
-}
-
 // presence handles track and untrack.
 func (c *conn) presence(m phoenix.Message, ch *channel) {
-	var p presencePush
-	if err := json.Unmarshal(m.Payload, &p); err != nil {
-		c.send(phoenix.ErrorReply(m, `presence payload must be {"type":"presence","event":"track"|"untrack","payload":{...}}`))
+	p, err := presence.ParsePush(m.Payload)
+	if err != nil {
+		c.send(phoenix.ErrorReply(m, err.Error()))
 		return
 	}
-	key := ch.presenceKey
-	if key == "" {
+	if ch.presenceKey == "" {
 		// Presence was not enabled at join; tracking enables it, keyed
 		// by a fresh id, as realtime-js may track without the option.
-		key = newPresenceKey()
-		ch.presenceKey = key
+		ch.presenceKey = presence.NewKey()
 	}
 	switch p.Event {
 	case "track":
@@ -71,7 +63,7 @@ func (c *conn) presence(m phoenix.Message, ch *channel) {
 			c.send(phoenix.ErrorReply(m, "Unauthorized: You do not have permissions to track presence on this Channel topic: "+subtopic(ch)))
 			return
 		}
-		if err := c.srv.hub.track(*ch.room, c, key, p.Payload); err != nil {
+		if err := c.srv.hub.track(*ch.room, c, ch.presenceKey, p.Payload); err != nil {
 			c.send(phoenix.ErrorReply(m, err.Error()))
 			return
 		}

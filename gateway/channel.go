@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/presence"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -248,7 +249,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 		ch.presenceState = true
 		ch.presenceKey = cfg.Presence.Key
 		if ch.presenceKey == "" {
-			ch.presenceKey = newPresenceKey()
+			ch.presenceKey = presence.NewKey()
 		}
 	}
 	entries := make([]json.RawMessage, 0, len(cfg.PostgresChanges))

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/pgrealtime/realtime/gateway/cluster"
 )
@@ -59,10 +58,6 @@ func interestOf(ch *channel) cluster.Interest {
 	return in
 }
 
-// DeliverRoom hands a broadcast from another gateway to the local members
-// of its room.
-func (h *Hub) DeliverRoom(m RoomMessage) { h.deliverRoom(m, nil) }
-
 // sendRoom delivers a broadcast made on this gateway (from is the sender's
 // socket, or nil for the HTTP API) and shares it with the cluster.
 func (h *Hub) sendRoom(m RoomMessage, from *conn) {
@@ -72,32 +67,9 @@ func (h *Hub) sendRoom(m RoomMessage, from *conn) {
 	}
 }
 
-// sharePresence tells the cluster about a change of local presence. It runs
-// under the hub's write lock, so the cluster hears a room's changes in the
-// order its members did.
-func (h *Hub) sharePresence(k roomKey, joins, leaves map[string][]presenceMeta) {
-	if h.relay == nil {
-		return
-	}
-	h.relay.PublishPresence(cluster.PresenceDiff{Room: k.ref(), Joins: presenceEntries(joins, false), Leaves: presenceEntries(leaves, true)})
-}
-
-func presenceEntries(metas map[string][]presenceMeta, refOnly bool) []cluster.PresenceEntry {
-	var out []cluster.PresenceEntry
-	for key, ms := range metas {
-		for _, m := range ms {
-			if m.c == nil {
-				continue // another gateway's: that gateway speaks for it
-			}
-			e := cluster.PresenceEntry{Key: key, Ref: m.ref}
-			if !refOnly {
-				e.Meta = m.meta
-			}
-			out = append(out, e)
-		}
-	}
-	return out
-}
+// DeliverRoom hands a broadcast from another gateway to the local members
+// of its room.
+func (h *Hub) DeliverRoom(m RoomMessage) { h.deliverRoom(m, nil) }
 
 // SharePresence sends this gateway's whole presence in a room to the
 // cluster, for a gateway that has just started watching the room. It runs
@@ -108,62 +80,21 @@ func (h *Hub) SharePresence(ref RoomRef) {
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	r := h.rooms[roomKey{private: ref.Private, topic: ref.Topic}]
-	if r == nil {
-		return
+	if r := h.rooms[roomKey{private: ref.Private, topic: ref.Topic}]; r != nil {
+		if full, ok := r.presence.Local(ref); ok {
+			h.relay.PublishPresence(full)
+		}
 	}
-	joins := presenceEntries(r.presence, false)
-	if len(joins) == 0 {
-		return
-	}
-	h.relay.PublishPresence(cluster.PresenceDiff{Room: ref, Full: true, Joins: joins})
 }
 
 // ApplyPresence takes another gateway's presence change for a room that
 // has channels here, and tells the local members what joined and left.
 func (h *Hub) ApplyPresence(p cluster.PresenceDiff) {
-	if p.Node == "" {
-		return
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := roomKey{private: p.Room.Private, topic: p.Room.Topic}
-	r := h.rooms[k]
-	if r == nil {
-		return
-	}
-	gone := map[string]bool{}
-	for _, l := range p.Leaves {
-		gone[l.Ref] = true
-	}
-	if p.Full {
-		kept := map[string]bool{}
-		for _, j := range p.Joins {
-			kept[j.Ref] = true
-		}
-		for _, ms := range r.presence {
-			for _, m := range ms {
-				if m.c == nil && m.node == p.Node && !kept[m.ref] {
-					gone[m.ref] = true
-				}
-			}
-		}
-	}
-	leaves := r.removeRemote(func(m presenceMeta) bool { return m.node == p.Node && gone[m.ref] })
-	var joins map[string][]presenceMeta
-	for _, j := range p.Joins {
-		if r.hasRemote(p.Node, j.Ref) || !json.Valid(j.Meta) {
-			continue
-		}
-		if joins == nil {
-			joins = map[string][]presenceMeta{}
-		}
-		m := presenceMeta{node: p.Node, ref: j.Ref, meta: j.Meta}
-		r.presence[j.Key] = append(r.presence[j.Key], m)
-		joins[j.Key] = append(joins[j.Key], m)
-	}
-	if len(joins) > 0 || len(leaves) > 0 {
-		h.presenceDiff(k.topic, r, joins, leaves)
+	if r := h.rooms[k]; r != nil {
+		h.presenceChanged(k, r, r.presence.Apply(p), false)
 	}
 }
 
@@ -173,27 +104,8 @@ func (h *Hub) ForgetNode(node string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for k, r := range h.rooms {
-		if leaves := r.removeRemote(func(m presenceMeta) bool { return m.node == node }); len(leaves) > 0 {
-			h.presenceDiff(k.topic, r, nil, leaves)
-		}
+		h.presenceChanged(k, r, r.presence.Forget(node), false)
 	}
-}
-
-func (r *room) hasRemote(node, ref string) bool {
-	for _, ms := range r.presence {
-		for _, m := range ms {
-			if m.c == nil && m.node == node && m.ref == ref {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// removeRemote removes the other gateways' metas that drop selects and
-// returns them grouped by key.
-func (r *room) removeRemote(drop func(presenceMeta) bool) map[string][]presenceMeta {
-	return r.remove(func(_ string, m presenceMeta) bool { return m.c == nil && drop(m) })
 }
 
 // NotifyGap tells every channel with postgres_changes bindings that changes
