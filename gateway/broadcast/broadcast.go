@@ -34,8 +34,9 @@ func checkSize(n, maxBytes int) error {
 	return nil
 }
 
-// Frames is one room message rendered for the room's members, each
-// serializer's frame made on first use.
+// Frames is one room message rendered for the room's members. A JSON
+// broadcast's text frame for a serializer is made on first use, so a room
+// whose members all speak one serializer never renders the other.
 type Frames struct {
 	m cluster.RoomMessage
 	// Of a JSON broadcast: the text frame per serializer (vsn 1.0.0, then
