@@ -13,8 +13,9 @@
 // # Concurrency
 //
 // A State is not safe for concurrent use. The gateway keeps one per room
-// and guards it with the hub's lock: write-locked by the socket readers
-// that track and untrack, by joins and leaves, and by the cluster's
-// callbacks; read-locked to render presence_state for a join and to share
-// the whole state with the cluster. A Diff is a value its caller owns.
+// and guards it with the hub's lock, taken for writing by whoever changes
+// it (a socket's reader on track, untrack and leave, the expiry timer
+// closing a channel, the cluster's callbacks) and by a join, which renders
+// presence_state; for reading by the cluster's request for the whole
+// state. A Diff is a value its caller owns.
 package presence
