@@ -1,9 +1,10 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 
+	"github.com/pgrealtime/realtime/gateway/broadcast"
+	"github.com/pgrealtime/realtime/gateway/presence"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -13,8 +14,8 @@ func (c *conn) textBroadcast(m phoenix.Message, ch *channel) {
 	if !c.mayWrite(ch, extBroadcast) {
 		return // dropped without a word, as the original does
 	}
-	if len(m.Payload) > c.srv.cfg.MaxBroadcastBytes {
-		c.send(phoenix.ErrorReply(m, fmt.Sprintf("broadcast payload of %d bytes is over the limit of %d bytes", len(m.Payload), c.srv.cfg.MaxBroadcastBytes)))
+	if err := broadcast.CheckText(m.Payload, c.srv.cfg.MaxBroadcastBytes); err != nil {
+		c.send(phoenix.ErrorReply(m, err.Error()))
 		return
 	}
 	c.srv.hub.sendRoom(RoomMessage{Room: ch.room.ref(), JSON: m.Payload}, c)
@@ -30,23 +31,13 @@ func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMe
 	if !c.mayWrite(ch, extBroadcast) {
 		return
 	}
-	if len(bm.Payload) > c.srv.cfg.MaxBroadcastBytes {
-		c.send(phoenix.ErrorReply(m, fmt.Sprintf("broadcast payload of %d bytes is over the limit of %d bytes", len(bm.Payload), c.srv.cfg.MaxBroadcastBytes)))
-		return
-	}
-	if bm.Encoding == phoenix.EncodingJSON && !json.Valid(bm.Payload) {
-		c.send(phoenix.ErrorReply(m, "broadcast payload marked JSON is not valid JSON"))
-		return
-	}
-	if _, err := phoenix.AppendUserBroadcast(nil, bm.Topic, bm.Event, bm.Metadata, bm.Encoding, bm.Payload); err != nil {
+	if err := broadcast.CheckBinary(bm, c.srv.cfg.MaxBroadcastBytes); err != nil {
 		c.send(phoenix.ErrorReply(m, err.Error()))
 		return
 	}
 	rm := RoomMessage{Room: ch.room.ref(), Binary: &BinaryBroadcast{Event: bm.Event, Metadata: bm.Metadata, Encoding: bm.Encoding, Payload: bm.Payload}}
-	if persistRequested(bm.Metadata) {
-		if !c.persistBroadcast(m, ch, &rm) {
-			return
-		}
+	if persistRequested(bm.Metadata) && !c.persistBroadcast(m, ch, &rm) {
+		return
 	}
 	c.srv.hub.sendRoom(rm, c)
 	if ch.ack {
@@ -54,25 +45,17 @@ func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMe
 	}
 }
 
-type presencePush struct {
-	Type    string          `json:"type"`
-	Event   string          `json:"event"`
-	Payload json.RawMessage `json:"payload"`
-}
-
 // presence handles track and untrack.
 func (c *conn) presence(m phoenix.Message, ch *channel) {
-	var p presencePush
-	if err := json.Unmarshal(m.Payload, &p); err != nil {
-		c.send(phoenix.ErrorReply(m, `presence payload must be {"type":"presence","event":"track"|"untrack","payload":{...}}`))
+	p, err := presence.ParsePush(m.Payload)
+	if err != nil {
+		c.send(phoenix.ErrorReply(m, err.Error()))
 		return
 	}
-	key := ch.presenceKey
-	if key == "" {
+	if ch.presenceKey == "" {
 		// Presence was not enabled at join; tracking enables it, keyed
 		// by a fresh id, as realtime-js may track without the option.
-		key = newPresenceKey()
-		ch.presenceKey = key
+		ch.presenceKey = presence.NewKey()
 	}
 	switch p.Event {
 	case "track":
@@ -80,7 +63,7 @@ func (c *conn) presence(m phoenix.Message, ch *channel) {
 			c.send(phoenix.ErrorReply(m, "Unauthorized: You do not have permissions to track presence on this Channel topic: "+subtopic(ch)))
 			return
 		}
-		if err := c.srv.hub.track(*ch.room, c, key, p.Payload); err != nil {
+		if err := c.srv.hub.track(*ch.room, c, ch.presenceKey, p.Payload); err != nil {
 			c.send(phoenix.ErrorReply(m, err.Error()))
 			return
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/presence"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -184,7 +185,7 @@ func (c *conn) join(m phoenix.Message) {
 	}
 	if old != nil {
 		// A second join of the same topic replaces the first, as in Phoenix.
-		c.untrackExpiry(old)
+		c.exp.Untrack(old)
 		c.srv.hub.unsubscribe(c, old, nil)
 	}
 	c.channels[m.Topic] = ch
@@ -203,7 +204,7 @@ func (c *conn) join(m phoenix.Message) {
 	})
 	// After subscribing, so an expiry can never precede the subscription.
 	if !exp.IsZero() {
-		c.trackExpiry(ch, exp)
+		c.exp.Track(ch, exp)
 	}
 }
 
@@ -248,7 +249,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 		ch.presenceState = true
 		ch.presenceKey = cfg.Presence.Key
 		if ch.presenceKey == "" {
-			ch.presenceKey = newPresenceKey()
+			ch.presenceKey = presence.NewKey()
 		}
 	}
 	entries := make([]json.RawMessage, 0, len(cfg.PostgresChanges))
@@ -290,7 +291,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 
 func (c *conn) leave(m phoenix.Message, ch *channel) {
 	delete(c.channels, m.Topic)
-	c.untrackExpiry(ch)
+	c.exp.Untrack(ch)
 	c.srv.hub.unsubscribe(c, ch, func() {
 		c.send(phoenix.Reply(m, phoenix.StatusOK, nil))
 		// realtime-js ignores a phx_close whose ref is not the join ref.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/gateway/expiry"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
 )
@@ -79,7 +80,7 @@ type conn struct {
 	channels map[string]*channel
 	joins    joinRate
 	// exp tracks the channels' token expiries (its own lock).
-	exp expiries
+	exp *expiry.Set[*channel]
 }
 
 // newConn makes a conn on sock; with a nil sock the caller sets out
@@ -91,6 +92,7 @@ func newConn(srv *Server, id uint64, sock *wsconn.Conn, codec phoenix.Codec, tok
 		space:    make(chan struct{}, 1),
 		channels: map[string]*channel{},
 	}
+	c.exp = expiry.New(c.expireDue)
 	if codec == phoenix.V2 {
 		c.codecIndex = 1
 	}
@@ -360,7 +362,7 @@ func (c *conn) finish(r reason) {
 	c.mu.Unlock()
 	c.cancel()
 	c.writers.Wait()
-	c.stopExpiries()
+	c.exp.Stop()
 	c.sock.CloseNow()
 	c.srv.hub.unsubscribeAll(c, c.channels)
 	c.srv.countDisconnect(final)

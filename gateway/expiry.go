@@ -3,88 +3,13 @@ package gateway
 import (
 	"encoding/json"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
-// expiries holds when each joined channel's token expires, with one timer
-// per socket armed for the earliest. It is its own small piece of state,
-// guarded by its mutex, so the timer never touches the reader's channels.
-type expiries struct {
-	mu    sync.Mutex
-	at    map[*channel]time.Time
-	timer *time.Timer
-}
-
-// track records (or moves) ch's expiry and re-arms the socket's timer.
-func (c *conn) trackExpiry(ch *channel, exp time.Time) {
-	e := &c.exp
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.at == nil {
-		e.at = map[*channel]time.Time{}
-	}
-	e.at[ch] = exp
-	c.armLocked()
-}
-
-func (c *conn) untrackExpiry(ch *channel) {
-	e := &c.exp
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.at, ch)
-	c.armLocked()
-}
-
-func (c *conn) stopExpiries() {
-	e := &c.exp
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.at = nil
-	if e.timer != nil {
-		e.timer.Stop()
-	}
-}
-
-func (c *conn) armLocked() {
-	e := &c.exp
-	var first time.Time
-	for _, t := range e.at {
-		if first.IsZero() || t.Before(first) {
-			first = t
-		}
-	}
-	if first.IsZero() {
-		if e.timer != nil {
-			e.timer.Stop()
-		}
-		return
-	}
-	d := time.Until(first)
-	if e.timer == nil {
-		e.timer = time.AfterFunc(d, c.expireDue)
-	} else {
-		e.timer.Reset(d)
-	}
-}
-
-// expireDue runs on the timer: it closes every channel whose token has
-// expired.
-func (c *conn) expireDue() {
-	e := &c.exp
-	e.mu.Lock()
-	now := time.Now()
-	var due []*channel
-	for ch, t := range e.at {
-		if !now.Before(t) {
-			due = append(due, ch)
-			delete(e.at, ch)
-		}
-	}
-	c.armLocked()
-	e.mu.Unlock()
+// expireDue runs on the socket's expiry timer (expiry.Set) with the
+// channels whose token has expired.
+func (c *conn) expireDue(due []*channel) {
 	for _, ch := range due {
 		c.expireChannel(ch, "Token has expired")
 	}
@@ -100,7 +25,7 @@ func (c *conn) expireChannel(ch *channel, reason string) {
 	if !ch.expired.CompareAndSwap(false, true) {
 		return
 	}
-	c.untrackExpiry(ch)
+	c.exp.Untrack(ch)
 	c.log.Info("channel token invalid; closing the channel", "topic", ch.name, "reason", reason)
 	c.srv.hub.unsubscribe(c, ch, func() {
 		if ch.room == nil {
@@ -149,5 +74,5 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 	if !c.recheckAccess(ch) {
 		return
 	}
-	c.trackExpiry(ch, exp)
+	c.exp.Track(ch, exp)
 }

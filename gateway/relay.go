@@ -2,11 +2,8 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 
-	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/cluster"
-	"github.com/pgrealtime/realtime/phoenix"
 )
 
 // Relay shares one gateway's traffic with the other gateways of a cluster:
@@ -50,31 +47,15 @@ type (
 func interestOf(ch *channel) cluster.Interest {
 	var in cluster.Interest
 	if ch.topic != nil {
-		in.Tables = append(in.Tables, cluster.TableRef{Schema: ch.topic.Schema, Table: tableOrWildcard(ch.topic.Table)})
+		in.AddTable(ch.topic.Schema, ch.topic.Table)
 	}
 	for _, s := range ch.subs {
-		in.Tables = append(in.Tables, cluster.TableRef{Schema: s.b.Schema, Table: tableOrWildcard(s.b.Table)})
+		in.AddTable(s.b.Schema, s.b.Table)
 	}
 	if ch.room != nil {
-		in.Room = &cluster.RoomRef{Private: ch.room.private, Topic: ch.room.topic}
-		// Broadcasts from the database arrive as changes of
-		// realtime.messages, or of its daily partitions.
-		in.Tables = append(in.Tables, cluster.TableRef{Schema: "realtime", Table: filters.Wildcard})
+		in.SetRoom(ch.room.ref())
 	}
 	return in
-}
-
-func tableOrWildcard(t string) string {
-	if t == "" {
-		return filters.Wildcard
-	}
-	return t
-}
-
-// DeliverRoom hands a broadcast from another gateway to the local members
-// of its room.
-func (h *Hub) DeliverRoom(m RoomMessage) {
-	h.deliverRoom(m, nil)
 }
 
 // sendRoom delivers a broadcast made on this gateway (from is the sender's
@@ -86,74 +67,9 @@ func (h *Hub) sendRoom(m RoomMessage, from *conn) {
 	}
 }
 
-func (h *Hub) deliverRoom(m RoomMessage, from *conn) {
-	k := roomKey{private: m.Room.Private, topic: m.Room.Topic}
-	if b := m.Binary; b != nil {
-		binFrame, err := phoenix.AppendUserBroadcast(nil, m.Room.Topic, b.Event, b.Metadata, b.Encoding, b.Payload)
-		if err != nil {
-			return // checked by the sender
-		}
-		var jsonFrame []byte
-		if b.Encoding == phoenix.EncodingJSON {
-			p := []byte(`{"event":`)
-			p = phoenix.AppendString(p, b.Event)
-			if m.ID != "" {
-				// A stored broadcast carries its id, as the JSON forms of
-				// the HTTP API and of the database's broadcasts do.
-				p = append(p, `,"meta":`...)
-				p = append(p, idMetadata(m.ID)...)
-			}
-			p = append(p, `,"payload":`...)
-			p = append(p, b.Payload...)
-			p = append(p, `,"type":"broadcast"}`...)
-			jsonFrame = phoenix.V1.Append(nil, phoenix.Message{Topic: m.Room.Topic, Event: phoenix.EventBroadcast, Payload: p})
-		}
-		// vsn 1.0.0 sockets cannot receive a binary payload: those get
-		// nothing for one.
-		h.broadcast(k, from, m.ID, func(to *conn) ([]byte, bool) {
-			if to.codec == phoenix.V2 {
-				return binFrame, true
-			}
-			return jsonFrame, false
-		})
-		return
-	}
-	out := phoenix.Message{Topic: m.Room.Topic, Event: phoenix.EventBroadcast, Payload: m.JSON}
-	var frames [2][]byte
-	h.broadcast(k, from, m.ID, func(to *conn) ([]byte, bool) {
-		if frames[to.codecIndex] == nil {
-			frames[to.codecIndex] = to.codec.Append(nil, out)
-		}
-		return frames[to.codecIndex], false
-	})
-}
-
-// sharePresence tells the cluster about a change of local presence. It runs
-// under the hub's write lock, so the cluster hears a room's changes in the
-// order its members did.
-func (h *Hub) sharePresence(k roomKey, joins, leaves map[string][]presenceMeta) {
-	if h.relay == nil {
-		return
-	}
-	h.relay.PublishPresence(cluster.PresenceDiff{Room: k.ref(), Joins: presenceEntries(joins, false), Leaves: presenceEntries(leaves, true)})
-}
-
-func presenceEntries(metas map[string][]presenceMeta, refOnly bool) []cluster.PresenceEntry {
-	var out []cluster.PresenceEntry
-	for key, ms := range metas {
-		for _, m := range ms {
-			if m.c == nil {
-				continue // another gateway's: that gateway speaks for it
-			}
-			e := cluster.PresenceEntry{Key: key, Ref: m.ref}
-			if !refOnly {
-				e.Meta = m.meta
-			}
-			out = append(out, e)
-		}
-	}
-	return out
-}
+// DeliverRoom hands a broadcast from another gateway to the local members
+// of its room.
+func (h *Hub) DeliverRoom(m RoomMessage) { h.deliverRoom(m, nil) }
 
 // SharePresence sends this gateway's whole presence in a room to the
 // cluster, for a gateway that has just started watching the room. It runs
@@ -164,62 +80,21 @@ func (h *Hub) SharePresence(ref RoomRef) {
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	r := h.rooms[roomKey{private: ref.Private, topic: ref.Topic}]
-	if r == nil {
-		return
+	if r := h.rooms[roomKey{private: ref.Private, topic: ref.Topic}]; r != nil {
+		if full, ok := r.presence.Local(ref); ok {
+			h.relay.PublishPresence(full)
+		}
 	}
-	joins := presenceEntries(r.presence, false)
-	if len(joins) == 0 {
-		return
-	}
-	h.relay.PublishPresence(cluster.PresenceDiff{Room: ref, Full: true, Joins: joins})
 }
 
 // ApplyPresence takes another gateway's presence change for a room that
 // has channels here, and tells the local members what joined and left.
 func (h *Hub) ApplyPresence(p cluster.PresenceDiff) {
-	if p.Node == "" {
-		return
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := roomKey{private: p.Room.Private, topic: p.Room.Topic}
-	r := h.rooms[k]
-	if r == nil {
-		return
-	}
-	gone := map[string]bool{}
-	for _, l := range p.Leaves {
-		gone[l.Ref] = true
-	}
-	if p.Full {
-		kept := map[string]bool{}
-		for _, j := range p.Joins {
-			kept[j.Ref] = true
-		}
-		for _, ms := range r.presence {
-			for _, m := range ms {
-				if m.c == nil && m.node == p.Node && !kept[m.ref] {
-					gone[m.ref] = true
-				}
-			}
-		}
-	}
-	leaves := r.removeRemote(func(m presenceMeta) bool { return m.node == p.Node && gone[m.ref] })
-	var joins map[string][]presenceMeta
-	for _, j := range p.Joins {
-		if r.hasRemote(p.Node, j.Ref) || !json.Valid(j.Meta) {
-			continue
-		}
-		if joins == nil {
-			joins = map[string][]presenceMeta{}
-		}
-		m := presenceMeta{node: p.Node, ref: j.Ref, meta: j.Meta}
-		r.presence[j.Key] = append(r.presence[j.Key], m)
-		joins[j.Key] = append(joins[j.Key], m)
-	}
-	if len(joins) > 0 || len(leaves) > 0 {
-		h.presenceDiff(k.topic, r, joins, leaves)
+	if r := h.rooms[k]; r != nil {
+		h.presenceChanged(k, r, r.presence.Apply(p), false)
 	}
 }
 
@@ -229,27 +104,8 @@ func (h *Hub) ForgetNode(node string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for k, r := range h.rooms {
-		if leaves := r.removeRemote(func(m presenceMeta) bool { return m.node == node }); len(leaves) > 0 {
-			h.presenceDiff(k.topic, r, nil, leaves)
-		}
+		h.presenceChanged(k, r, r.presence.Forget(node), false)
 	}
-}
-
-func (r *room) hasRemote(node, ref string) bool {
-	for _, ms := range r.presence {
-		for _, m := range ms {
-			if m.c == nil && m.node == node && m.ref == ref {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// removeRemote removes the other gateways' metas that drop selects and
-// returns them grouped by key.
-func (r *room) removeRemote(drop func(presenceMeta) bool) map[string][]presenceMeta {
-	return r.remove(func(_ string, m presenceMeta) bool { return m.c == nil && drop(m) })
 }
 
 // NotifyGap tells every channel with postgres_changes bindings that changes

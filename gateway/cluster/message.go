@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -22,6 +23,23 @@ type Interest struct {
 
 // TableRef names a table, or with wildcards a set of them.
 type TableRef struct{ Schema, Table string }
+
+// AddTable adds the table of a subscription, whose empty table means every
+// table of the schema.
+func (in *Interest) AddTable(schema, table string) {
+	if table == "" {
+		table = filters.Wildcard
+	}
+	in.Tables = append(in.Tables, TableRef{Schema: schema, Table: table})
+}
+
+// SetRoom gives the interest a room. Broadcasts from the database reach a
+// room as changes of realtime.messages, or of its daily partitions, so a
+// room needs the realtime schema's changes too.
+func (in *Interest) SetRoom(r RoomRef) {
+	in.Room = &r
+	in.Tables = append(in.Tables, TableRef{Schema: "realtime", Table: filters.Wildcard})
+}
 
 // RoomRef names a room: public and private channels of one topic differ.
 type RoomRef struct {
