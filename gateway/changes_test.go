@@ -170,10 +170,11 @@ func TestPostgresChangesFramesShared(t *testing.T) {
 	sinks := make([]*sinkTransport, len(conns))
 	for i := range sinks {
 		sinks[i] = newSinkTransport(true)
-		conns[i].out = sinks[i]
+	}
+	for i := range 3 {
+		conns[i] = sinkConn(srv, uint64(i), phoenix.V1, sinks[i])
 	}
 	conns[3] = sinkConn(srv, 3, phoenix.V2, sinks[3])
-	t.Cleanup(func() { stopConns(conns[3:]) })
 	join := func(c *conn, topic string, bindings ...string) {
 		ch := &channel{name: topic, joinRef: "1"}
 		for _, raw := range bindings {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -21,7 +22,7 @@ import (
 // index sits behind one RWMutex: routing (one goroutine, Run) takes the read
 // lock, joins and leaves take the write lock. Under the lock routing never
 // blocks and never does I/O: it only appends frames to sockets' bounded
-// queues; after it, it writes them without waiting (routedWriters).
+// queues; after it, it writes them without waiting (outbox.Router).
 type Hub struct {
 	log     *slog.Logger
 	confirm func(pglogrepl.LSN)
@@ -32,8 +33,8 @@ type Hub struct {
 	rooms   map[roomKey]*room
 
 	// Owned by the Run goroutine.
-	stalled    stalledQueues
-	writers    routedWriters
+	// out queues and writes what routing hands the sockets.
+	out        outbox.Router
 	columns    map[uint32]cachedColumns
 	buf        []byte
 	deliveries []delivery
@@ -94,7 +95,7 @@ func NewHub(opts HubOptions) *Hub {
 			Help:    "Time from a transaction's commit in PostgreSQL to its change being queued for the sockets.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
-		topics: filters.NewTopicIndex[*conn](), changes: filters.NewChangesIndex[*changesSub](), rooms: map[roomKey]*room{}, stalled: stalledQueues{route: 1}, columns: map[uint32]cachedColumns{},
+		topics: filters.NewTopicIndex[*conn](), changes: filters.NewChangesIndex[*changesSub](), rooms: map[roomKey]*room{}, columns: map[uint32]cachedColumns{},
 		topicChans: map[topicKey]*channel{}}
 }
 
@@ -112,8 +113,8 @@ const (
 // Run routes batches until in is closed or ctx is done. It owns the
 // authorizer's refresher too, when there is one.
 func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
-	h.writers.start(runtime.GOMAXPROCS(0) - 1)
-	defer h.writers.stop()
+	h.out.Start(runtime.GOMAXPROCS(0) - 1)
+	defer h.out.Stop()
 	if h.authz != nil {
 		var wg sync.WaitGroup
 		defer wg.Wait()
@@ -220,10 +221,8 @@ func (h *Hub) routeBatch(b replication.Batch, ra *routeAuth) {
 			h.routeChanges(&b.Changes[i], ra)
 		}
 		h.mu.RUnlock()
-		// Outside the lock, so joins and leaves go on meanwhile; the
-		// claimed sockets first, as the stalled ones may wait for them.
-		h.stalled.claimed = h.writers.write(h.stalled.claimed)
-		h.stalled.flush()
+		// Outside the lock, so joins and leaves go on meanwhile.
+		h.out.Flush()
 		delay := time.Since(b.Changes[len(b.Changes)-1].CommitTime)
 		h.stats.lag.Store(int64(delay))
 		h.latency.Observe(delay.Seconds())
@@ -373,85 +372,12 @@ func (h *Hub) notifyStream(n *replication.Notice) {
 	})
 }
 
-// stalledQueues holds the change frames of one Route call for sockets
-// whose queues were full, in order, until the router has released the
-// hub's lock and may wait for them.
-type stalledQueues struct {
-	frames map[*conn][]wsconn.Frame
-	order  []*conn
-	// route numbers Route calls; sockets counts the distinct sockets that
-	// were handed frames in this one (see conn.lastRoute).
-	route   uint64
-	sockets int
-	// claimed are the sockets whose queues this Route call filled from
-	// empty, for the router's writers (routedWriters.write).
-	claimed []*conn
-}
-
-// deliverFrame queues f for c, or keeps it for flush when c's queue is
-// full (or already has frames kept, which must stay in order). It returns
-// false when c is closing.
-func (s *stalledQueues) deliverFrame(c *conn, f wsconn.Frame) bool {
-	if c.lastRoute != s.route {
-		c.lastRoute = s.route
-		s.sockets++
-	}
-	if kept, ok := s.frames[c]; ok {
-		s.frames[c] = append(kept, f)
-		return true
-	}
-	switch c.tryPush(f, &s.claimed) {
-	case pushClosed:
-		return false
-	case pushFull:
-		if s.frames == nil {
-			s.frames = map[*conn][]wsconn.Frame{}
-		}
-		s.frames[c] = []wsconn.Frame{f}
-		s.order = append(s.order, c)
-	}
-	return true
-}
-
-// flush settles the frames of sockets whose queues were full. When most
-// of the sockets this Route delivered to are behind, as in a bulk write
-// faster than clients read, it waits for each in turn: the backpressure
-// goes to the WAL and every reading client gets every row. When only a
-// few are behind, waiting would make everyone else wait for them: their
-// frames go over the queue limit instead (conn.pushOver), and whoever
-// does not catch up is closed. The router waits for a minority at most
-// minorityWait per batch.
-func (s *stalledQueues) flush() {
-	minority := 2*len(s.order) <= s.sockets
-	var deadline time.Time
-	if minority && len(s.order) > 0 {
-		deadline = time.Now().Add(minorityWait)
-	}
-	for _, c := range s.order {
-		for _, f := range s.frames[c] {
-			pushed := false
-			if minority {
-				pushed = c.pushOver(f, deadline)
-			} else {
-				pushed = c.pushWait(f)
-			}
-			if !pushed {
-				break
-			}
-		}
-		delete(s.frames, c)
-	}
-	s.order = s.order[:0]
-	s.route++
-	s.sockets = 0
-}
-
 // queueChange hands a change frame to c and counts it.
 func (h *Hub) queueChange(c *conn, frame []byte) { h.queueFrame(c, wsconn.Frame{Data: frame}) }
 
 // queueFrame is queueChange for a frame of any shape.
 func (h *Hub) queueFrame(c *conn, f wsconn.Frame) {
-	if h.stalled.deliverFrame(c, f) {
+	if h.out.Deliver(&c.box, f) {
 		h.stats.messages.Add(1)
 		h.stats.bytes.Add(int64(f.Size()))
 	}

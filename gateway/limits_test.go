@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -120,7 +121,7 @@ func TestZeroGraceClosesAFullSocket(t *testing.T) {
 	ts.hub.Route(big)
 	// The socket is closing; its reason is counted once its goroutines end.
 	deadline := time.Now().Add(10 * time.Second)
-	for ts.srv.disconnects[reasonSlowConsumer].Load() != 1 {
+	for ts.srv.disconnects[outbox.SlowConsumer].Load() != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the never-reading socket was not closed as a slow consumer")
 		}
@@ -174,7 +175,7 @@ func TestSteadySlowReaderCannotSetThePace(t *testing.T) {
 	// the slow one reads 100 frames a second.
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for ts.srv.disconnects[reasonSlowConsumer].Load() == 0 && time.Since(began) < 20*time.Second {
+	for ts.srv.disconnects[outbox.SlowConsumer].Load() == 0 && time.Since(began) < 20*time.Second {
 		<-tick.C
 		b := serviceUpdate("1", "1", "2")
 		for len(b.Changes) < 20 {
@@ -192,14 +193,14 @@ func TestSteadySlowReaderCannotSetThePace(t *testing.T) {
 	}
 	waited := time.Duration(ts.srv.routerWait.Load())
 	t.Logf("%d changes routed in %v; routing waited %v for the slow reader before closing it", n, took.Round(time.Millisecond), waited.Round(time.Millisecond))
-	if ts.srv.disconnects[reasonSlowConsumer].Load() != 1 {
+	if ts.srv.disconnects[outbox.SlowConsumer].Load() != 1 {
 		t.Fatal("the slow but steady reader was never closed as a slow consumer")
 	}
 	// One laggard beside a client that keeps up is a minority: routing
-	// waits for it once, at most minorityWait, when it reaches twice its
+	// waits for it once, at most MinorityWait, when it reaches twice its
 	// queue limit (and, rarely, when the fast client happens to be behind
 	// in the same batch, which makes them a majority).
-	if waited > minorityWait+50*time.Millisecond {
+	if waited > outbox.MinorityWait+50*time.Millisecond {
 		t.Errorf("routing waited %v with one slow reader", waited)
 	}
 }
@@ -228,7 +229,7 @@ func TestBulkWritePacedByReadingClients(t *testing.T) {
 		}
 	}
 	t.Logf("routing waited %v in all", time.Duration(ts.srv.routerWait.Load()).Round(time.Millisecond))
-	if d := ts.srv.disconnects[reasonSlowConsumer].Load(); d != 0 {
+	if d := ts.srv.disconnects[outbox.SlowConsumer].Load(); d != 0 {
 		t.Fatalf("%d slow-consumer disconnects of clients that kept reading", d)
 	}
 }
@@ -249,11 +250,11 @@ func TestManyStuckSocketsCostOneGrace(t *testing.T) {
 	// buffers fill, then their queues, then the router waits.
 	big := serviceUpdate("1", "1", strings.Repeat("x", 8000))
 	began := time.Now()
-	for ts.srv.disconnects[reasonSlowConsumer].Load() < stuck && time.Since(began) < 60*time.Second {
+	for ts.srv.disconnects[outbox.SlowConsumer].Load() < stuck && time.Since(began) < 60*time.Second {
 		ts.hub.Route(big)
 	}
 	waited := time.Duration(ts.srv.routerWait.Load())
-	closed := ts.srv.disconnects[reasonSlowConsumer].Load()
+	closed := ts.srv.disconnects[outbox.SlowConsumer].Load()
 	t.Logf("%d sockets that stopped reading closed after %v; routing waited %v for them", closed, time.Since(began).Round(time.Millisecond), waited.Round(time.Millisecond))
 	if closed != stuck {
 		t.Fatalf("%d of %d stuck sockets closed", closed, stuck)

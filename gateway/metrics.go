@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pgrealtime/realtime/gateway/outbox"
 )
 
 // metrics exposes the gateway's counters in the Prometheus format. It reads
@@ -71,7 +73,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(m.changes, float64(s.hub.stats.changes.Load()))
 	counter(m.messages, float64(s.hub.stats.messages.Load()))
 	counter(m.bytes, float64(s.hub.stats.bytes.Load()))
-	for r := range numReasons {
+	for r := range outbox.NumReasons {
 		counter(m.disconnects, float64(s.disconnects[r].Load()), r.String())
 	}
 	counter(m.badFrames, float64(s.badFrames.Load()))

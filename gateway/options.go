@@ -95,7 +95,7 @@ type Options struct {
 	// SlowConsumerGrace is how long a socket may stay behind (its queue
 	// full) before it is closed as a slow consumer; a few laggards run
 	// over the queue limit meanwhile and nobody waits for them (see
-	// conn.pushOver). Zero: DefaultSlowConsumerGrace; negative: closed at
+	// outbox.Box.pushOver). Zero: DefaultSlowConsumerGrace; negative: closed at
 	// once.
 	SlowConsumerGrace time.Duration
 	// MaxBroadcastBytes caps one broadcast payload from a client or the

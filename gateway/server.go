@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/pgrealtime/realtime/gateway/httpapi"
+	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
@@ -54,7 +55,7 @@ type Server struct {
 
 	// admitted counts sockets from upgrade to close, for MaxSockets.
 	admitted    atomic.Int64
-	disconnects [numReasons]atomic.Int64
+	disconnects [outbox.NumReasons]atomic.Int64
 	badFrames   atomic.Int64
 	panics      atomic.Int64
 	refused     atomic.Int64
@@ -64,6 +65,8 @@ type Server struct {
 	routerWait atomic.Int64
 	// corkBufs holds the sockets' batch buffers (*[]byte) between batches.
 	corkBufs sync.Pool
+	// boxes is what every socket's outbox shares.
+	boxes outbox.Config
 }
 
 // NewServer builds a server from opts (see Options for zero values) and
@@ -75,6 +78,8 @@ func NewServer(opts Options, hub *Hub, repl Replication) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: opts, log: opts.Logger, hub: hub, repl: repl, policy: opts.Policy, conns: map[*conn]struct{}{}}
+	s.boxes = outbox.Config{Limit: opts.OutboundQueueBytes, Grace: opts.SlowConsumerGrace,
+		Waited: func(d time.Duration) { s.routerWait.Add(int64(d)) }, Panicked: func() { s.panics.Add(1) }}
 	if opts.SecureChannels {
 		var jwks []token.Key
 		if opts.JWKS != "" {
@@ -206,7 +211,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newConn(s, id, sock, codec, token)
 	if !s.register(c) {
-		c.cancel()
+		c.box.Stop()
 		sock.Close(websocket.StatusGoingAway, "server is shutting down")
 		return
 	}
@@ -252,7 +257,7 @@ func (s *Server) unregister(c *conn) {
 	}
 }
 
-func (s *Server) countDisconnect(r reason) { s.disconnects[r].Add(1) }
+func (s *Server) countDisconnect(r outbox.Reason) { s.disconnects[r].Add(1) }
 
 // CloseSockets closes every socket with 1001 "going away" once it has
 // written what it was handed, and waits until all are gone. When ctx ends
@@ -272,7 +277,7 @@ func (s *Server) CloseSockets(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.close(reasonShutdown, "server shutting down")
+		c.close(outbox.Shutdown, "server shutting down")
 	}
 	if drained == nil {
 		return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pglogrepl"
 
+	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -235,10 +236,10 @@ func TestOversizedFrameClosesOnlyThatSocket(t *testing.T) {
 	// Counted once the socket's goroutines end. The read limit's error is
 	// recognised by websocket.ErrMessageTooBig, not by its text.
 	deadline := time.Now().Add(5 * time.Second)
-	for ts.srv.disconnects[reasonFrameTooBig].Load() != 1 {
+	for ts.srv.disconnects[outbox.FrameTooBig].Load() != 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("disconnects: frame_too_big %d, read_error %d; want the oversized frame counted as frame_too_big",
-				ts.srv.disconnects[reasonFrameTooBig].Load(), ts.srv.disconnects[reasonReadError].Load())
+				ts.srv.disconnects[outbox.FrameTooBig].Load(), ts.srv.disconnects[outbox.ReadError].Load())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -315,7 +316,7 @@ func TestSlowConsumerIsDisconnectedWithReason(t *testing.T) {
 	joinTopic(t, fast, "realtime:public:service:id=eq.1", "1")
 	// The slow client never reads; routing must not block on it.
 	deadline := time.Now().Add(20 * time.Second)
-	for ts.srv.disconnects[reasonSlowConsumer].Load() == 0 {
+	for ts.srv.disconnects[outbox.SlowConsumer].Load() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("slow consumer was never disconnected")
 		}
@@ -351,7 +352,7 @@ func TestRouterWaitsForAReadingClient(t *testing.T) {
 	if count := <-got; count != n {
 		t.Fatalf("a reading client got %d of %d changes", count, n)
 	}
-	if d := ts.srv.disconnects[reasonSlowConsumer].Load(); d != 0 {
+	if d := ts.srv.disconnects[outbox.SlowConsumer].Load(); d != 0 {
 		t.Fatalf("%d slow-consumer disconnects of a client that kept reading", d)
 	}
 }
@@ -396,10 +397,7 @@ func (s *Server) anyQueueFull() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		c.mu.Lock()
-		full := !c.fullSince.IsZero()
-		c.mu.Unlock()
-		if full {
+		if c.box.Behind() {
 			return true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
 )
@@ -82,9 +83,9 @@ func (s *sinkTransport) written() []wsconn.Frame {
 }
 
 // sinkConn makes a conn without a socket whose writer writes to out.
-func sinkConn(srv *Server, id uint64, codec phoenix.Codec, out transport) *conn {
+func sinkConn(srv *Server, id uint64, codec phoenix.Codec, out outbox.Transport) *conn {
 	c := newConn(srv, id, nil, codec, "")
-	c.out = out
+	c.box.Init(&srv.boxes, c.log, out)
 	return c
 }
 
@@ -92,9 +93,9 @@ func sinkConn(srv *Server, id uint64, codec phoenix.Codec, out transport) *conn 
 // does when a socket closes.
 func stopConns(conns []*conn) {
 	for _, c := range conns {
-		c.cancel()
+		c.box.Stop()
 	}
 	for _, c := range conns {
-		c.writers.Wait()
+		c.box.Finish(outbox.ServerClose)
 	}
 }
