@@ -14,6 +14,7 @@ import (
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/gateway/outbox"
+	"github.com/pgrealtime/realtime/gateway/payload"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -38,11 +39,11 @@ type Hub struct {
 	columns    map[uint32]cachedColumns
 	buf        []byte
 	deliveries []delivery
-	// changeSeq numbers the changes routeChanges saw; payloads holds the
-	// postgres_changes payloads of the current one by what makes them
-	// differ, so deliveries with identical data share the bytes.
+	// changeSeq numbers the changes routeChanges saw; shared renders
+	// the postgres_changes payloads of the current one, each distinct one
+	// once.
 	changeSeq uint64
-	payloads  map[payloadKey][]byte
+	shared    payload.Shared
 
 	// relay shares rooms and interests with a cluster; nil on a lone gateway.
 	relay Relay

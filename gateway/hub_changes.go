@@ -1,11 +1,8 @@
 package gateway
 
 import (
-	"strconv"
-
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
-	"github.com/pgrealtime/realtime/gateway/payload"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
 	"github.com/pgrealtime/realtime/replication"
@@ -71,11 +68,7 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 	}
 	h.deliveries = h.deliveries[:0]
 	h.changeSeq++ // from 1: a new channel's zero routed matches no change
-	if h.payloads == nil {
-		h.payloads = map[payloadKey][]byte{}
-	}
-	clear(h.payloads)
-	var all []byte // every column, no role: rendered on first need
+	h.shared.Reset(ch)
 	var lastID uint32
 	var lastPayload []byte
 	h.changes.Match(ch, func(s *changesSub, b *filters.Binding) {
@@ -84,16 +77,7 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 			// binding, every column, no roles. Its payload depends on the
 			// binding id only, and identical bindings come in runs.
 			if lastPayload == nil || lastID != b.ID {
-				key := payloadKey{id: b.ID}
-				p, ok := h.payloads[key]
-				if !ok {
-					if all == nil {
-						all = payload.AppendChanges(nil, ch, nil)
-					}
-					p = changesPayload(all, []uint32{b.ID})
-					h.payloads[key] = p
-				}
-				lastID, lastPayload = b.ID, p
+				lastID, lastPayload = b.ID, h.shared.Whole(b.ID)
 			}
 			h.queueFrame(s.c, wsconn.Frame{Pre: s.pre, Data: lastPayload, Post: s.post})
 			return
@@ -121,84 +105,10 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 		h.deliveries = append(h.deliveries, delivery{c: s.c, pre: s.pre, post: s.post, ids: append(h.idsBuf(), b.ID), view: view})
 		h.deliveries[len(h.deliveries)-1].addSelect(b)
 	})
-	if len(h.deliveries) == 0 {
-		return
-	}
-	var allByView map[*authz.View][]byte
 	for _, d := range h.deliveries {
-		// Payloads with every column the role may see depend only on the
-		// view and the binding ids: rendered once, shared by every socket
-		// and channel name that has them.
-		shared := d.all || (d.view != nil && refused(d.view, ch))
-		var key payloadKey
-		if shared {
-			key.view = d.view
-			if len(d.ids) == 1 {
-				key.id = d.ids[0]
-			} else {
-				key.ids = string(appendIDs(nil, d.ids))
-			}
-			if p, ok := h.payloads[key]; ok {
-				h.queueFrame(d.c, wsconn.Frame{Pre: d.pre, Data: p, Post: d.post})
-				continue
-			}
-		}
-		var data []byte
-		switch {
-		case d.view != nil && refused(d.view, ch):
-			data = payload.AppendChangesRefused(nil, ch, d.view.Err)
-		case d.all && d.view == nil:
-			if all == nil {
-				all = payload.AppendChanges(nil, ch, nil)
-			}
-			data = all
-		case d.all:
-			if data = allByView[d.view]; data == nil {
-				if allByView == nil {
-					allByView = map[*authz.View][]byte{}
-				}
-				data = payload.AppendChangesFor(nil, ch, nil, d.view)
-				allByView[d.view] = data
-			}
-		default:
-			data = payload.AppendChangesFor(nil, ch, d.selected, d.view)
-		}
-		p := changesPayload(data, d.ids)
-		if shared {
-			h.payloads[key] = p
-		}
+		p := h.shared.For(d.ids, d.all, d.selected, d.view)
 		h.queueFrame(d.c, wsconn.Frame{Pre: d.pre, Data: p, Post: d.post})
 	}
-}
-
-// payloadKey is what makes two postgres_changes payloads of one change
-// differ when both carry every column the role may see: the role's view
-// and the binding ids (one, or several joined).
-type payloadKey struct {
-	view *authz.View
-	id   uint32
-	ids  string
-}
-
-// changesPayload wraps a change's data with the ids of the bindings it
-// answers, as a postgres_changes push's payload.
-func changesPayload(data []byte, ids []uint32) []byte {
-	p := make([]byte, 0, len(data)+32)
-	p = append(p, `{"data":`...)
-	p = append(p, data...)
-	p = append(p, `,"ids":[`...)
-	p = appendIDs(p, ids)
-	return append(p, "]}"...)
-}
-
-func appendIDs(p []byte, ids []uint32) []byte {
-	for i, id := range ids {
-		if i > 0 {
-			p = append(p, ',')
-		}
-		p = strconv.AppendUint(p, uint64(id), 10)
-	}
-	return p
 }
 
 // idsBuf returns an empty ids slice, from the deliveries' old backing

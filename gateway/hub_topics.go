@@ -88,7 +88,7 @@ func (h *Hub) routeTopicsAuthorized(ch *replication.Change, ra *routeAuth) {
 				if renders == nil {
 					renders = map[*authz.View][]byte{}
 				}
-				if refused(v, ch) {
+				if payload.Refused(v, ch) {
 					data = payload.AppendTopicRefused(nil, ch, v.Err)
 				} else {
 					data = payload.AppendTopicFor(nil, ch, payload.TopicColumnsFor(ch.Rel, v), v)

@@ -29,7 +29,8 @@
 // Rendering appends to a caller's buffer and allocates nothing when the
 // buffer is large enough (BenchmarkRenderTopic, BenchmarkRenderChanges);
 // the hub renders each change once per format and view and shares the
-// bytes among sockets. Every function is pure: safe for concurrent use,
-// no goroutines, no state. The golden files in testdata/ pin the exact
+// bytes among sockets (Shared does it for postgres_changes). Every function
+// is pure: safe for concurrent use, no goroutines, no state; Shared is the
+// one stateful type, owned by the routing goroutine. The golden files in testdata/ pin the exact
 // frames; regenerate them with go test -run TestGoldenFrames -update.
 package payload
