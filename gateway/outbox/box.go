@@ -395,10 +395,10 @@ func (b *Box) drain() {
 			continue
 		}
 		batches++
-		batch := b.takeQueueLocked()
+		batch, wasFull := b.takeQueueLocked()
 		closing := b.closing
 		b.mu.Unlock()
-		b.madeRoom()
+		b.madeRoom(wasFull)
 		if err := b.out.WriteBatch(batch, &b.abort); err != nil {
 			b.writeFailed(err)
 			return
@@ -420,14 +420,15 @@ func (b *Box) drain() {
 }
 
 // takeQueueLocked hands the queue to its writer, whose batch write also
-// sends what the transport held.
-func (b *Box) takeQueueLocked() []wsconn.Frame {
-	batch := b.queue
+// sends what the transport held. wasFull says a router found the queue
+// full, and may be waiting for room.
+func (b *Box) takeQueueLocked() (batch []wsconn.Frame, wasFull bool) {
+	batch, wasFull = b.queue, !b.fullSince.IsZero()
 	b.queue, b.spare = b.spare[:0], nil
 	b.queued = 0
 	b.fullSince = time.Time{}
 	b.held = false
-	return batch
+	return batch, wasFull
 }
 
 // keepSpareLocked keeps a written (and cleared) batch as the next queue.
@@ -438,8 +439,14 @@ func (b *Box) keepSpareLocked(batch []wsconn.Frame) {
 }
 
 // madeRoom tells a router waiting for room (waitForRoom) that the writer
-// took the queue.
-func (b *Box) madeRoom() {
+// took the queue. A router waits only after it found the queue full
+// (fullSince set, under the lock, before it waits), so only such a take
+// signals: the signal is buffered for a wait that has not begun yet, and
+// a stale one only makes the router look again.
+func (b *Box) madeRoom(wasFull bool) {
+	if !wasFull {
+		return
+	}
 	select {
 	case b.space <- struct{}{}:
 	default:
@@ -476,12 +483,9 @@ func (b *Box) writeRouted() {
 			b.keepSpareLocked(batch)
 		}
 		b.held = b.held || held
+		// A stopped box needs no check here: these writes never wait, and
+		// a writer goroutine started below ends at once.
 		switch {
-		case b.ctx.Err() != nil:
-			// The socket is done; like a writer goroutine's, the claim
-			// is never given back.
-			b.mu.Unlock()
-			return
 		case b.closing != nil || b.held || i == maxRoutedWrites && len(b.queue) > 0:
 			b.writers.Go(b.drain)
 			b.mu.Unlock()
@@ -491,9 +495,10 @@ func (b *Box) writeRouted() {
 			b.mu.Unlock()
 			return
 		}
-		batch = b.takeQueueLocked()
+		var wasFull bool
+		batch, wasFull = b.takeQueueLocked()
 		b.mu.Unlock()
-		b.madeRoom()
+		b.madeRoom(wasFull)
 		done, err := b.out.WriteNow(batch, &b.abort)
 		clear(batch)
 		if err != nil {
