@@ -54,11 +54,15 @@ type options struct {
 	vsn      string
 	burst    int
 	idle     bool
-	dbURL    string
-	gateway  string
-	pid      int
-	jsonOut  bool
-	rls      bool
+	// settle is how long the sockets stay idle before memory is read a
+	// second time (0: only the first reading, a second after the last
+	// join).
+	settle  time.Duration
+	dbURL   string
+	gateway string
+	pid     int
+	jsonOut bool
+	rls     bool
 	// dbcast measures broadcast from the database instead: writers call
 	// realtime.send to one private channel that every socket joins.
 	dbcast bool
@@ -83,6 +87,7 @@ func main() {
 	flag.StringVar(&o.vsn, "vsn", "mix", "client protocol: 1 (topics), 2 (postgres_changes) or mix")
 	flag.IntVar(&o.burst, "burst", 50000, "rows of the one-transaction burst compared with a bare pgoutput consumer (0: skip)")
 	flag.BoolVar(&o.idle, "idle", false, "only hold the sockets subscribed (no writes): report memory per idle socket")
+	flag.DurationVar(&o.settle, "settle", 0, "also read the gateway's memory after the sockets have been idle this long (e.g. 60s): the runtime returns what the handshakes left in the background")
 	flag.StringVar(&o.dbURL, "db", "", "PostgreSQL URL of a running database (default: start a throwaway cluster)")
 	flag.StringVar(&o.gateway, "gateway", "", "base URL of a running gateway, e.g. http://127.0.0.1:4000 (default: build and start one)")
 	flag.IntVar(&o.pid, "gateway-pid", 0, "with -gateway: its process id, for CPU and RSS")

@@ -48,6 +48,9 @@ type report struct {
 	GatewayRSSMiB       float64 `json:"gateway_rss_mib"`
 	GatewayPeakRSSMiB   float64 `json:"gateway_peak_rss_mib"`
 	RSSPerSocketKiB     float64 `json:"rss_per_idle_socket_kib,omitempty"`
+	// RSSPerSocketSettledKiB is the same after -settle.
+	RSSPerSocketSettledKiB float64 `json:"rss_per_idle_socket_settled_kib,omitempty"`
+	SettleSeconds          float64 `json:"settle_seconds,omitempty"`
 
 	Bare          *burstResult `json:"bare_pgoutput_burst,omitempty"`
 	Gateway       *burstResult `json:"gateway_burst,omitempty"`
@@ -173,6 +176,9 @@ func (r *report) writeTable(w io.Writer) {
 	row("gateway RSS", "%.1f MiB (peak %.1f MiB)", r.GatewayRSSMiB, r.GatewayPeakRSSMiB)
 	if r.RSSPerSocketKiB > 0 {
 		row("RSS per idle socket", "%.1f KiB", r.RSSPerSocketKiB)
+		if r.RSSPerSocketSettledKiB > 0 {
+			row("after idling", "%.1f KiB at %.0f s", r.RSSPerSocketSettledKiB, r.SettleSeconds)
+		}
 	} else {
 		row("RSS per idle socket", "not measured below %d sockets, where the gateway's fixed overhead dominates", minSocketsForRSS)
 	}

@@ -132,6 +132,14 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report, error) {
 	time.Sleep(time.Second) // let the gateway settle before reading its memory
 	if rssBefore > 0 && o.sockets >= minSocketsForRSS {
 		rep.RSSPerSocketKiB = float64(proc.rss()-rssBefore) / 1024 / float64(o.sockets)
+		if o.settle > time.Second {
+			// Freed memory goes back to the OS in the background: the
+			// handshakes' buffers (net/http's, dropped at the hijack)
+			// are garbage by now, but still resident a second after.
+			time.Sleep(o.settle - time.Second)
+			rep.RSSPerSocketSettledKiB = float64(proc.rss()-rssBefore) / 1024 / float64(o.sockets)
+			rep.SettleSeconds = o.settle.Seconds()
+		}
 	}
 
 	if o.rate > 0 {
