@@ -101,26 +101,63 @@ func (c *conn) stop() {
 	}
 }
 
+// readLoop waits for the client on a shallow stack and reads and handles
+// what it sent on a goroutine of its own (readFrames), which ends once no
+// more has arrived. Decoding and handling a frame grows a stack to 8 KiB,
+// and the runtime shrinks a parked stack only at a collection, which an
+// idle gateway seldom runs: an idle socket whose reader had handled a
+// heartbeat kept 8 KiB of stack, where the waiting reader keeps 2-4 KiB.
+// The reader waits for readFrames, so one goroutine at a time owns the
+// socket's channels, as before.
 func (c *conn) readLoop(ctx context.Context) outbox.Reason {
 	for {
-		typ, data, timedOut, err := c.sock.Read(ctx, c.srv.cfg.IdleTimeout)
+		if timedOut, err := c.sock.Wait(ctx, c.srv.cfg.IdleTimeout); err != nil {
+			return readFailed(ctx, timedOut, err)
+		}
+		var r outbox.Reason
+		failed := false
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			r, failed = c.readFrames(ctx)
+		}()
+		<-done
+		if failed {
+			return r
+		}
+	}
+}
+
+// readFrames reads and handles frames while the client's bytes are there
+// to read, and reports why reading failed, if it did.
+func (c *conn) readFrames(ctx context.Context) (outbox.Reason, bool) {
+	for {
+		typ, data, timedOut, err := c.sock.ReadFrame()
 		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				return outbox.ServerClose
-			case timedOut:
-				return outbox.Idle
-			case errors.Is(err, websocket.ErrMessageTooBig),
-				// The client's own 1009: it found our frame too big.
-				websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
-				return outbox.FrameTooBig
-			case websocket.CloseStatus(err) != -1:
-				return outbox.ClientClose
-			}
-			return outbox.ReadError
+			return readFailed(ctx, timedOut, err), true
 		}
 		c.handleFrame(typ, data)
+		if !c.sock.Buffered() {
+			return 0, false
+		}
 	}
+}
+
+// readFailed says why a socket's read failed.
+func readFailed(ctx context.Context, timedOut bool, err error) outbox.Reason {
+	switch {
+	case ctx.Err() != nil:
+		return outbox.ServerClose
+	case timedOut:
+		return outbox.Idle
+	case errors.Is(err, websocket.ErrMessageTooBig),
+		// The client's own 1009: it found our frame too big.
+		websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
+		return outbox.FrameTooBig
+	case websocket.CloseStatus(err) != -1:
+		return outbox.ClientClose
+	}
+	return outbox.ReadError
 }
 
 // handleFrame handles one client frame. A panic here is a bug, but it costs

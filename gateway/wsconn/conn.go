@@ -81,27 +81,43 @@ func (s *Conn) WriteNow(batch []Frame, abort *atomic.Bool) (done bool, err error
 
 // Close sends a close frame with status and reason, then waits a little
 // for the client's.
-func (s *Conn) Close(status websocket.StatusCode, reason string) { s.ws.Close(status, reason) }
+func (s *Conn) Close(status websocket.StatusCode, reason string) {
+	s.cork.handshake.Lock()
+	defer s.cork.handshake.Unlock()
+	s.ws.Close(status, reason)
+}
 
 // CloseNow closes at once, without a close frame.
 func (s *Conn) CloseNow() { s.ws.CloseNow() }
 
-// Read reads the next frame within idle. The timeout is the connection's
-// read deadline: a context per read would keep a timer context, its
-// AfterFunc and a child entry in ctx alive for as long as the socket
-// idles, some 2 KiB of every idle socket. Interrupt ends it by moving the
-// deadline into the past; ctx says whether it did.
-func (s *Conn) Read(ctx context.Context, idle time.Duration) (typ websocket.MessageType, data []byte, timedOut bool, err error) {
+// Wait waits, within idle, until the client has sent something: on a
+// stack of a few hundred bytes, so that an idle socket's goroutine holds
+// the smallest stack the runtime has, where a wait inside
+// coder/websocket's read kept 8 KiB. The timeout is the connection's read
+// deadline, which also bounds the ReadFrame calls that follow: a context
+// per read would keep a timer context, its AfterFunc and a child entry in
+// ctx alive for as long as the socket idles, some 2 KiB of every idle
+// socket. Interrupt ends a Wait (or a ReadFrame) by moving the deadline
+// into the past; ctx says whether it did. timedOut reports the idle limit.
+func (s *Conn) Wait(ctx context.Context, idle time.Duration) (timedOut bool, err error) {
 	s.cork.Conn.SetReadDeadline(time.Now().Add(idle))
 	if ctx.Err() != nil {
 		// Interrupt ran before the deadline above replaced its own.
-		return 0, nil, false, ctx.Err()
+		return false, ctx.Err()
 	}
-	if err = s.cork.waitReadable(); err == nil {
-		typ, data, err = s.ws.Read(context.Background())
-	}
+	err = s.cork.waitReadable()
+	return errors.Is(err, os.ErrDeadlineExceeded), err
+}
+
+// ReadFrame reads the next frame, within the deadline of the last Wait.
+func (s *Conn) ReadFrame() (typ websocket.MessageType, data []byte, timedOut bool, err error) {
+	typ, data, err = s.ws.Read(context.Background())
 	return typ, data, errors.Is(err, os.ErrDeadlineExceeded), err
 }
 
-// Interrupt ends the reader's current or next Read.
+// Buffered reports whether a frame, or part of one, has arrived that
+// ReadFrame would read without waiting for readability.
+func (s *Conn) Buffered() bool { return s.cork.buffered() }
+
+// Interrupt ends the reader's current or next Wait or ReadFrame.
 func (s *Conn) Interrupt() { s.cork.Conn.SetReadDeadline(time.Unix(1, 0)) }

@@ -159,19 +159,38 @@ func TestWriteDeadlineFollowsTheWrites(t *testing.T) {
 	}
 }
 
-// Read times out at the idle limit, and Interrupt ends a Read at once.
-func TestReadIdleAndInterrupt(t *testing.T) {
+// Wait times out at the idle limit, or returns once the client sent
+// something, which ReadFrame reads; Interrupt ends a Wait at once. (The
+// gateway's TestFramesArrivingTogetherAreAllRead covers Buffered.)
+func TestWaitReadFrameAndInterrupt(t *testing.T) {
 	p := dial(t, Options{})
-	if _, _, timedOut, err := p.srv.Read(t.Context(), 50*time.Millisecond); !timedOut || err == nil {
-		t.Fatalf("idle read: timedOut=%v err=%v", timedOut, err)
-	}
-	if err := p.client.Write(t.Context(), websocket.MessageText, []byte("hi")); err != nil {
+	// The first Wait returns at once: what came with the upgrade may be
+	// buffered where it cannot see it.
+	if _, err := p.srv.Wait(t.Context(), 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	// The socket was read from before (the idle read), so this read
-	// waits for readability first.
-	if _, data, _, err := p.srv.Read(t.Context(), 5*time.Second); err != nil || string(data) != "hi" {
+	if _, _, timedOut, err := p.srv.ReadFrame(); !timedOut || err == nil {
+		t.Fatalf("idle read: timedOut=%v err=%v", timedOut, err)
+	}
+	for _, m := range []string{"one", "two"} {
+		if err := p.client.Write(t.Context(), websocket.MessageText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.srv.Wait(t.Context(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, _, err := p.srv.ReadFrame(); err != nil || string(data) != "one" {
 		t.Fatalf("read: %q %v", data, err)
+	}
+	if _, err := p.srv.Wait(t.Context(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, _, err := p.srv.ReadFrame(); err != nil || string(data) != "two" {
+		t.Fatalf("read: %q %v", data, err)
+	}
+	if timedOut, err := p.srv.Wait(t.Context(), 50*time.Millisecond); !timedOut || err == nil {
+		t.Fatalf("idle wait: timedOut=%v err=%v", timedOut, err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
@@ -179,7 +198,7 @@ func TestReadIdleAndInterrupt(t *testing.T) {
 		cancel()
 		p.srv.Interrupt()
 	}()
-	if _, _, timedOut, err := p.srv.Read(ctx, time.Minute); err == nil || !timedOut && ctx.Err() == nil {
-		t.Fatalf("interrupted read: timedOut=%v err=%v", timedOut, err)
+	if _, err := p.srv.Wait(ctx, time.Minute); err == nil || ctx.Err() == nil {
+		t.Fatalf("interrupted wait: %v", err)
 	}
 }

@@ -38,15 +38,22 @@ type corkedConn struct {
 	raw syscall.RawConn
 	// readBefore is set by the first waitReadable (the reader's only).
 	readBefore bool
+	// handshake is held while coder/websocket runs the close handshake,
+	// which reads br on the writer's goroutine (it waits for the
+	// client's close frame): the reader's looks at br wait for it.
+	handshake sync.Mutex
 }
 
-// waitReadable parks the socket's reader until the client has sent
-// something, before the WebSocket read: an idle socket's goroutine then
-// waits on a stack of a few hundred bytes, which the runtime shrinks to
-// 2 KiB, instead of deep inside coder/websocket's read (some 3 KB of
-// frames, so the stack stays at 8 KiB): a third of an idle socket's
-// memory. It returns the read deadline's error, or nil when bytes are
-// already buffered or the socket is readable.
+// buffered reports whether br holds bytes not read yet.
+func (c *corkedConn) buffered() bool {
+	c.handshake.Lock()
+	defer c.handshake.Unlock()
+	return c.br.Buffered() > 0
+}
+
+// waitReadable waits until the client has sent something (see Conn.Wait).
+// It returns the read deadline's error, or nil when bytes are already
+// buffered or the socket is readable.
 func (c *corkedConn) waitReadable() error {
 	if !c.readBefore {
 		// coder/websocket moves what came with the upgrade out of br's
@@ -55,7 +62,7 @@ func (c *corkedConn) waitReadable() error {
 		c.readBefore = true
 		return nil
 	}
-	if c.raw == nil || c.br.Buffered() > 0 {
+	if c.raw == nil || c.buffered() {
 		return nil
 	}
 	return c.raw.Read(peekable)
