@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/gateway/presence"
 	"github.com/pgrealtime/realtime/phoenix"
 )
@@ -111,17 +112,17 @@ func (c *conn) join(m phoenix.Message) {
 	var p joinPayload
 	if len(m.Payload) > 0 && string(m.Payload) != "null" {
 		if err := json.Unmarshal(m.Payload, &p); err != nil {
-			c.refuseJoin(m, refuseBadPayload())
+			c.refuseJoin(m, join.BadPayload())
 			return
 		}
 	}
 	if !c.joins.allow(time.Now(), c.srv.cfg.MaxJoinsPerSecond) {
-		c.refuseJoin(m, refuseJoinRate(c.srv.cfg.MaxJoinsPerSecond))
+		c.refuseJoin(m, join.RateLimited(c.srv.cfg.MaxJoinsPerSecond))
 		return
 	}
 	old := c.channels[m.Topic]
 	if old == nil && len(c.channels) >= c.srv.cfg.MaxChannelsPerSocket {
-		c.refuseJoin(m, refuseTooManyChannels(c.srv.cfg.MaxChannelsPerSocket))
+		c.refuseJoin(m, join.TooManyChannels(c.srv.cfg.MaxChannelsPerSocket))
 		return
 	}
 	var token string
@@ -135,7 +136,7 @@ func (c *conn) join(m phoenix.Message) {
 		}
 		var err error
 		if exp, subj, err = c.srv.subject(token); err != nil {
-			c.refuseJoin(m, refuseToken(err))
+			c.refuseJoin(m, join.InvalidToken(err))
 			return
 		}
 	}
@@ -151,7 +152,7 @@ func (c *conn) join(m phoenix.Message) {
 	var reply json.RawMessage
 	var after []phoenix.Message
 	if hasConfig {
-		var r *refusal
+		var r *join.Refusal
 		reply, after, r = c.prepareConfigJoin(m, ch, p.Config)
 		if r == nil {
 			r = c.prepareBroadcastJoin(ch, p.Config)
@@ -163,7 +164,7 @@ func (c *conn) join(m phoenix.Message) {
 	} else {
 		t, err := filters.ParseTopic(m.Topic)
 		if err != nil {
-			c.refuseJoin(m, refuseTopic(err))
+			c.refuseJoin(m, join.BadTopic(err))
 			return
 		}
 		if r := c.srv.checkTable(t); r != nil {
@@ -208,10 +209,16 @@ func (c *conn) join(m phoenix.Message) {
 	}
 }
 
+// refuseJoin answers a join with its refusal, counted and logged by code.
+func (c *conn) refuseJoin(m phoenix.Message, r *join.Refusal) {
+	c.srv.joinRefusals.Refused(c.log, m.Topic, r)
+	c.send(phoenix.ErrorReply(m, r.Reason()))
+}
+
 // watch makes ready what a join needs before it is acknowledged: its room
 // exists, and in a cluster every gateway's changes and broadcasts for it
 // reach this one. It returns why the join cannot go on.
-func (c *conn) watch(ch *channel) *refusal {
+func (c *conn) watch(ch *channel) *join.Refusal {
 	hub := c.srv.hub
 	if ch.room != nil {
 		hub.holdRoom(*ch.room)
@@ -225,7 +232,7 @@ func (c *conn) watch(ch *channel) *refusal {
 		if ch.room != nil {
 			hub.releaseRoom(*ch.room)
 		}
-		return refuseCluster(err)
+		return join.ClusterUnavailable(err)
 	}
 	return nil
 }
@@ -233,15 +240,15 @@ func (c *conn) watch(ch *channel) *refusal {
 // prepareConfigJoin reads a realtime-js 2.x join config into ch. It returns
 // the join reply's response, the messages to push right after the reply
 // (presence_state, system), or why the join is refused.
-func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMessage) (json.RawMessage, []phoenix.Message, *refusal) {
+func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMessage) (json.RawMessage, []phoenix.Message, *join.Refusal) {
 	sub, ok := strings.CutPrefix(m.Topic, filters.TopicPrefix)
 	if !ok || sub == "" {
-		return nil, nil, refuseNoTopicName()
+		return nil, nil, join.NoTopicName()
 	}
 	var cfg joinConfig
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	if err := dec.Decode(&cfg); err != nil {
-		return nil, nil, refuseJoinConfig(err)
+		return nil, nil, join.BadConfig(err)
 	}
 	ch.room = &roomKey{private: bool(cfg.Private), topic: m.Topic}
 	ch.self, ch.ack = bool(cfg.Broadcast.Self), bool(cfg.Broadcast.Ack)
@@ -261,7 +268,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 	for _, e := range cfg.PostgresChanges {
 		b, err := filters.ParseBinding(e)
 		if err != nil {
-			return nil, nil, refuseBinding(err)
+			return nil, nil, join.BadBinding(err)
 		}
 		entries = append(entries, b.ReplyEntry())
 		if b.Err == "" {
@@ -303,14 +310,14 @@ func (c *conn) leave(m phoenix.Message, ch *channel) {
 // committed before the first slot exists could not reach it, and the reply
 // must not promise otherwise. Once the stream has started, the slot keeps
 // what is committed while it reconnects, so joins never wait again.
-func (s *Server) waitFirstSlot() *refusal {
+func (s *Server) waitFirstSlot() *join.Refusal {
 	if s.repl == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
 	defer cancel()
 	if err := s.repl.WaitLive(ctx); err != nil {
-		return refuseInitializing()
+		return join.Initializing()
 	}
 	return nil
 }
@@ -319,7 +326,7 @@ func (s *Server) waitFirstSlot() *refusal {
 // table or column, table outside the publication). It returns nil when it
 // can or when the catalog cannot be asked right now: a join never fails
 // because the database is briefly unreachable.
-func (s *Server) checkTable(t filters.Topic) *refusal {
+func (s *Server) checkTable(t filters.Topic) *join.Refusal {
 	if t.Table == "" || t.Table == filters.Wildcard {
 		return nil
 	}
@@ -334,7 +341,7 @@ func (s *Server) checkTable(t filters.Topic) *refusal {
 	if reason == "" {
 		return nil
 	}
-	return refuseUndeliverable(reason)
+	return join.Undeliverable(reason)
 }
 
 // checkBinding validates a postgres_changes binding against the catalog and

@@ -63,7 +63,7 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 		// The new role may be one the gateway cannot act as.
 		probe := &channel{subj: subj, topic: ch.topic, subs: ch.subs}
 		if r := c.acquireRole(probe); r != nil {
-			c.expireChannel(ch, r.msg)
+			c.expireChannel(ch, r.Reason())
 			return
 		}
 		role = probe.role

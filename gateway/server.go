@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/pgrealtime/realtime/gateway/httpapi"
+	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
@@ -59,8 +60,8 @@ type Server struct {
 	badFrames   atomic.Int64
 	panics      atomic.Int64
 	refused     atomic.Int64
-	// joinRefusals counts refused joins by code (refusal.go).
-	joinRefusals [numRefusalCodes]atomic.Int64
+	// joinRefusals counts refused joins by code.
+	joinRefusals join.Counter
 	// routerWait is the time (ns) routing spent waiting for full sockets.
 	routerWait atomic.Int64
 	// corkBufs holds the sockets' batch buffers (*[]byte) between batches.
