@@ -167,7 +167,7 @@ func (c *conn) join(m phoenix.Message) {
 			c.refuseJoin(m, join.BadTopic(err))
 			return
 		}
-		if r := c.srv.checkTable(t); r != nil {
+		if r := c.srv.checks.Topic(t); r != nil {
 			c.refuseJoin(m, r)
 			return
 		}
@@ -272,7 +272,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 		}
 		entries = append(entries, b.ReplyEntry())
 		if b.Err == "" {
-			b.Err = c.srv.checkBinding(b)
+			b.Err = c.srv.checks.Binding(b)
 		}
 		if b.Err != "" {
 			failed = append(failed, b.Err)
@@ -320,87 +320,6 @@ func (s *Server) waitFirstSlot() *join.Refusal {
 		return join.Initializing()
 	}
 	return nil
-}
-
-// checkTable refuses a table topic that cannot deliver anything (missing
-// table or column, table outside the publication). It returns nil when it
-// can or when the catalog cannot be asked right now: a join never fails
-// because the database is briefly unreachable.
-func (s *Server) checkTable(t filters.Topic) *join.Refusal {
-	if t.Table == "" || t.Table == filters.Wildcard {
-		return nil
-	}
-	reason, _ := s.checkColumns(t.Schema, t.Table, func(cols map[string]string) string {
-		if t.Column != "" {
-			if _, ok := cols[t.Column]; !ok {
-				return fmt.Sprintf("column %q does not exist in table %s.%s", t.Column, t.Schema, t.Table)
-			}
-		}
-		return ""
-	})
-	if reason == "" {
-		return nil
-	}
-	return join.Undeliverable(reason)
-}
-
-// checkBinding validates a postgres_changes binding against the catalog and
-// casts its filter values to the column types.
-func (s *Server) checkBinding(b *filters.Binding) string {
-	if b.Schema == filters.Wildcard || b.Table == "" || b.Table == filters.Wildcard {
-		return ""
-	}
-	reason, _ := s.checkColumns(b.Schema, b.Table, func(cols map[string]string) string {
-		for c := range b.Selected {
-			if _, ok := cols[c]; !ok {
-				return fmt.Sprintf("invalid column in select: %s does not exist in %s.%s", c, b.Schema, b.Table)
-			}
-		}
-		for i := range b.Filter {
-			cond := &b.Filter[i]
-			typ, ok := cols[cond.Column]
-			if !ok {
-				return fmt.Sprintf("invalid column for filter %s: column does not exist in %s.%s", cond.Column, b.Schema, b.Table)
-			}
-			if err := cond.Bind(typ); err != nil {
-				return fmt.Sprintf("invalid filter value: %v", err)
-			}
-		}
-		b.IndexByValue(cols)
-		return ""
-	})
-	return reason
-}
-
-// checkColumns looks a table up and runs check on its column types. It
-// returns "" with ok=false when the catalog could not be asked.
-func (s *Server) checkColumns(schema, table string, check func(cols map[string]string) string) (string, bool) {
-	if s.repl == nil {
-		return "", false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	info, err := s.repl.Table(ctx, schema, table)
-	if err != nil {
-		s.log.Warn("cannot check table at join", "schema", schema, "table", table, "err", err)
-		return "", false
-	}
-	name := schema + "." + table
-	if !info.Exists {
-		return fmt.Sprintf("table %s does not exist", name), true
-	}
-	cols := make(map[string]string, len(info.Columns))
-	for _, col := range info.Columns {
-		cols[col.Name] = col.Type
-	}
-	if reason := check(cols); reason != "" {
-		return reason, true
-	}
-	if !info.InPublication {
-		return fmt.Sprintf("table %s is not in publication %s, so no change of it is replicated: run ALTER PUBLICATION %s ADD TABLE %s;",
-			name, strings.Join(s.cfg.Publications, ", "), s.cfg.Publications[0], name), true
-	}
-	return "", true
 }
 
 // subject verifies a channel token and reads who it acts as: secure

@@ -41,7 +41,10 @@ type Server struct {
 	log  *slog.Logger
 	hub  *Hub
 	repl Replication
-	auth *token.Verifier
+	// checks refuses, at join, topics and bindings the catalog says could
+	// never deliver.
+	checks *join.Checker
+	auth   *token.Verifier
 	// policy authorizes private channels (private.go); nil: refused.
 	policy Policy
 	mets   *metrics
@@ -81,6 +84,7 @@ func NewServer(opts Options, hub *Hub, repl Replication) (*Server, error) {
 	s := &Server{cfg: opts, log: opts.Logger, hub: hub, repl: repl, policy: opts.Policy, conns: map[*conn]struct{}{}}
 	s.boxes = outbox.Config{Limit: opts.OutboundQueueBytes, Grace: opts.SlowConsumerGrace,
 		Waited: func(d time.Duration) { s.routerWait.Add(int64(d)) }, Panicked: func() { s.panics.Add(1) }}
+	s.checks = join.NewChecker(repl, opts.Publications, opts.Logger)
 	if opts.SecureChannels {
 		var jwks []token.Key
 		if opts.JWKS != "" {
