@@ -116,7 +116,7 @@ func (c *conn) join(m phoenix.Message) {
 			return
 		}
 	}
-	if !c.joins.allow(time.Now(), c.srv.cfg.MaxJoinsPerSecond) {
+	if !c.joins.Allow(time.Now(), c.srv.cfg.MaxJoinsPerSecond) {
 		c.refuseJoin(m, join.RateLimited(c.srv.cfg.MaxJoinsPerSecond))
 		return
 	}
@@ -130,7 +130,7 @@ func (c *conn) join(m phoenix.Message) {
 	var subj *authz.Subject
 	if c.srv.auth != nil {
 		// The channel's own token decides its rights, not the socket's.
-		token = firstString(p.UserToken, p.AccessToken)
+		token = join.Token(p.UserToken, p.AccessToken)
 		if token == "" || strings.HasPrefix(token, "sb_") {
 			token = c.token
 		}
@@ -334,33 +334,4 @@ func (s *Server) subject(token string) (time.Time, *authz.Subject, error) {
 		return time.Time{}, nil, &replyError{err.Error()}
 	}
 	return exp, subj, nil
-}
-
-// firstString returns the first raw JSON value that is a non-empty string.
-func firstString(raws ...json.RawMessage) string {
-	for _, r := range raws {
-		var s string
-		if len(r) > 0 && r[0] == '"' && json.Unmarshal(r, &s) == nil && s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
-// joinRate counts a socket's joins in one-second windows (owned by the
-// reader), so a join flood is refused before it costs catalog lookups.
-type joinRate struct {
-	start time.Time
-	n     int
-}
-
-func (r *joinRate) allow(now time.Time, max int) bool {
-	if max <= 0 {
-		return true
-	}
-	if now.Sub(r.start) >= time.Second {
-		r.start, r.n = now, 0
-	}
-	r.n++
-	return r.n <= max
 }

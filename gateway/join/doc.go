@@ -1,15 +1,19 @@
 // Package join owns admitting a phx_join: every reason a join can be
 // refused, with its client-facing text and its code, and the counter and
-// log line each refusal gets; the catalog checks that refuse a
-// subscription which could never deliver (Checker).
+// log line each refusal gets; the per-socket join rate (Rate); the catalog
+// checks that refuse a subscription which could never deliver (Checker);
+// and reading the token a join carries (Token). The gateway's core runs a
+// join in order and answers it; this package decides nothing about
+// channels, rooms or routing.
 //
 // # Concurrency
 //
 // A Refusal is immutable. A Counter is safe for concurrent use: every
 // socket's reader counts its refusals with atomic adds, and a metrics
-// scrape reads them on its own goroutine. A Checker never changes after
-// NewChecker and is shared by every socket's reader; a check may wait on
-// the catalog (up to lookupTimeout), which blocks that socket's reader
-// only. Checker.Binding writes to the binding it is given, which the
-// caller's reader owns until it subscribes it.
+// scrape reads them on its own goroutine. A Rate belongs to one socket's
+// reader and has no lock. A Checker never changes after NewChecker and is
+// shared by every socket's reader; a check may wait on the catalog (up to
+// lookupTimeout), which blocks that socket's reader only. Checker.Binding
+// writes to the binding it is given, which the caller's reader owns until
+// it subscribes it.
 package join
