@@ -140,7 +140,7 @@ func (c *conn) join(m phoenix.Message) {
 			return
 		}
 	}
-	if r := c.srv.waitFirstSlot(); r != nil {
+	if r := c.srv.checks.FirstSlot(startupJoinWait); r != nil {
 		c.refuseJoin(m, r)
 		return
 	}
@@ -304,22 +304,6 @@ func (c *conn) leave(m phoenix.Message, ch *channel) {
 		// realtime-js ignores a phx_close whose ref is not the join ref.
 		c.send(phoenix.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: m.Topic, Event: phoenix.EventClose, Payload: phoenix.EmptyPayload()})
 	})
-}
-
-// waitFirstSlot holds a join made before the stream ever started: a change
-// committed before the first slot exists could not reach it, and the reply
-// must not promise otherwise. Once the stream has started, the slot keeps
-// what is committed while it reconnects, so joins never wait again.
-func (s *Server) waitFirstSlot() *join.Refusal {
-	if s.repl == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
-	defer cancel()
-	if err := s.repl.WaitLive(ctx); err != nil {
-		return join.Initializing()
-	}
-	return nil
 }
 
 // subject verifies a channel token and reads who it acts as: secure

@@ -11,20 +11,25 @@ import (
 	"github.com/pgrealtime/realtime/replication"
 )
 
-// Catalog is what a Checker asks of the database: a table's columns and
-// whether a publication publishes it (replication.Stream answers, from a
-// short-lived cache).
+// Catalog is what a Checker asks of the replication stream
+// (replication.Stream answers): a table's columns and whether a
+// publication publishes it, from a short-lived cache, and whether the
+// first slot exists.
 type Catalog interface {
 	Table(ctx context.Context, schema, table string) (replication.TableInfo, error)
+	// WaitLive returns once the stream has started at least once: from
+	// then on its slot keeps every change.
+	WaitLive(ctx context.Context) error
 }
 
 // lookupTimeout bounds one catalog question; past it the join goes on
 // unchecked rather than wait on a slow database.
 const lookupTimeout = 3 * time.Second
 
-// Checker refuses, at join, a subscription that could never deliver: its
-// table or a column is missing, or no publication publishes the table. It
-// is built once per server and never changes.
+// Checker refuses, at join, a subscription that could never deliver: the
+// first slot does not exist yet, its table or a column is missing, or no
+// publication publishes the table. It is built once per server and never
+// changes.
 type Checker struct {
 	catalog      Catalog
 	publications []string
@@ -36,6 +41,23 @@ type Checker struct {
 // cannot answer. With a nil catalog it lets every join through.
 func NewChecker(catalog Catalog, publications []string, log *slog.Logger) *Checker {
 	return &Checker{catalog: catalog, publications: publications, log: log}
+}
+
+// FirstSlot holds a join made before the stream ever started, for up to
+// wait: a change committed before the first slot exists could not reach
+// it, and the reply must not promise otherwise. Once the stream has
+// started, the slot keeps what is committed while it reconnects, so joins
+// never wait again.
+func (k *Checker) FirstSlot(wait time.Duration) *Refusal {
+	if k.catalog == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := k.catalog.WaitLive(ctx); err != nil {
+		return Initializing()
+	}
+	return nil
 }
 
 // Topic refuses a table topic that cannot deliver anything (missing

@@ -6,17 +6,29 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/replication"
 )
 
 // fakeCatalog answers from its tables ("schema.table"); err answers every
-// question with an error.
+// question with an error. Its first slot exists once live is closed.
 type fakeCatalog struct {
 	tables map[string]replication.TableInfo
 	err    error
 	asked  int
+	live   chan struct{}
+}
+
+func (f *fakeCatalog) WaitLive(ctx context.Context) error {
+	select {
+	case <-f.live:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (f *fakeCatalog) Table(_ context.Context, schema, table string) (replication.TableInfo, error) {
@@ -29,7 +41,7 @@ func (f *fakeCatalog) Table(_ context.Context, schema, table string) (replicatio
 
 func newFakeChecker() (*Checker, *fakeCatalog) {
 	cols := []replication.Column{{Name: "id", Type: "int8"}, {Name: "title", Type: "text"}}
-	cat := &fakeCatalog{tables: map[string]replication.TableInfo{
+	cat := &fakeCatalog{live: make(chan struct{}), tables: map[string]replication.TableInfo{
 		"public.todos":    {Exists: true, Columns: cols, InPublication: true},
 		"public.unlisted": {Exists: true, Columns: cols},
 	}}
@@ -113,4 +125,28 @@ func TestCheckerWithoutCatalog(t *testing.T) {
 			t.Errorf("%s: Binding = %q, want \"\"", name, got)
 		}
 	}
+}
+
+// A join waits for the first slot up to its bound, and is refused as the
+// original refuses it if the slot is not there by then.
+func TestCheckerFirstSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k, cat := newFakeChecker()
+		start := time.Now()
+		r := k.FirstSlot(8 * time.Second)
+		if r == nil || r.code != codeInitializing || time.Since(start) != 8*time.Second {
+			t.Fatalf("FirstSlot before the slot = %v after %v, want initializing after 8s", r, time.Since(start))
+		}
+		go func() {
+			time.Sleep(time.Second)
+			close(cat.live)
+		}()
+		start = time.Now()
+		if r := k.FirstSlot(8 * time.Second); r != nil || time.Since(start) != time.Second {
+			t.Fatalf("FirstSlot = %v after %v, want nil once the slot exists (1s)", r, time.Since(start))
+		}
+		if r := NewChecker(nil, nil, nil).FirstSlot(time.Second); r != nil || time.Since(start) != time.Second {
+			t.Fatalf("FirstSlot without a catalog = %v, want nil at once", r)
+		}
+	})
 }
