@@ -41,8 +41,8 @@ type Server struct {
 	log  *slog.Logger
 	hub  *Hub
 	repl Replication
-	// checks refuses, at join, topics and bindings the catalog says could
-	// never deliver.
+	// checks holds a join until the first slot exists and refuses topics
+	// and bindings that could never deliver (the catalog says why).
 	checks *join.Checker
 	auth   *token.Verifier
 	// policy authorizes private channels (private.go); nil: refused.
