@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/join"
 )
 
 // authzMetrics exposes the authorizer's counters at scrape time.
@@ -44,7 +45,7 @@ const roleWait = 5 * time.Second
 // acquireRole makes the authorizer follow the role of a channel that
 // receives database changes, and checks that the gateway may act as it.
 // It returns why the join must be refused.
-func (c *conn) acquireRole(ch *channel) *refusal {
+func (c *conn) acquireRole(ch *channel) *join.Refusal {
 	a := c.srv.hub.authz
 	if a == nil || ch.subj == nil || ch.topic == nil && len(ch.subs) == 0 {
 		return nil
@@ -52,7 +53,7 @@ func (c *conn) acquireRole(ch *channel) *refusal {
 	ctx, cancel := context.WithTimeout(context.Background(), roleWait)
 	defer cancel()
 	if err := a.Acquire(ctx, ch.subj.Role); err != nil {
-		return refuseRole(err)
+		return join.Role(err)
 	}
 	ch.role = ch.subj.Role
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/gateway/presence"
 	"github.com/pgrealtime/realtime/phoenix"
 )
@@ -111,17 +112,17 @@ func (c *conn) join(m phoenix.Message) {
 	var p joinPayload
 	if len(m.Payload) > 0 && string(m.Payload) != "null" {
 		if err := json.Unmarshal(m.Payload, &p); err != nil {
-			c.refuseJoin(m, refuseBadPayload())
+			c.refuseJoin(m, join.BadPayload())
 			return
 		}
 	}
-	if !c.joins.allow(time.Now(), c.srv.cfg.MaxJoinsPerSecond) {
-		c.refuseJoin(m, refuseJoinRate(c.srv.cfg.MaxJoinsPerSecond))
+	if !c.joins.Allow(time.Now(), c.srv.cfg.MaxJoinsPerSecond) {
+		c.refuseJoin(m, join.RateLimited(c.srv.cfg.MaxJoinsPerSecond))
 		return
 	}
 	old := c.channels[m.Topic]
 	if old == nil && len(c.channels) >= c.srv.cfg.MaxChannelsPerSocket {
-		c.refuseJoin(m, refuseTooManyChannels(c.srv.cfg.MaxChannelsPerSocket))
+		c.refuseJoin(m, join.TooManyChannels(c.srv.cfg.MaxChannelsPerSocket))
 		return
 	}
 	var token string
@@ -129,17 +130,17 @@ func (c *conn) join(m phoenix.Message) {
 	var subj *authz.Subject
 	if c.srv.auth != nil {
 		// The channel's own token decides its rights, not the socket's.
-		token = firstString(p.UserToken, p.AccessToken)
+		token = join.Token(p.UserToken, p.AccessToken)
 		if token == "" || strings.HasPrefix(token, "sb_") {
 			token = c.token
 		}
 		var err error
 		if exp, subj, err = c.srv.subject(token); err != nil {
-			c.refuseJoin(m, refuseToken(err))
+			c.refuseJoin(m, join.InvalidToken(err))
 			return
 		}
 	}
-	if r := c.srv.waitFirstSlot(); r != nil {
+	if r := c.srv.checks.FirstSlot(startupJoinWait); r != nil {
 		c.refuseJoin(m, r)
 		return
 	}
@@ -151,7 +152,7 @@ func (c *conn) join(m phoenix.Message) {
 	var reply json.RawMessage
 	var after []phoenix.Message
 	if hasConfig {
-		var r *refusal
+		var r *join.Refusal
 		reply, after, r = c.prepareConfigJoin(m, ch, p.Config)
 		if r == nil {
 			r = c.prepareBroadcastJoin(ch, p.Config)
@@ -163,10 +164,10 @@ func (c *conn) join(m phoenix.Message) {
 	} else {
 		t, err := filters.ParseTopic(m.Topic)
 		if err != nil {
-			c.refuseJoin(m, refuseTopic(err))
+			c.refuseJoin(m, join.BadTopic(err))
 			return
 		}
-		if r := c.srv.checkTable(t); r != nil {
+		if r := c.srv.checks.Topic(t); r != nil {
 			c.refuseJoin(m, r)
 			return
 		}
@@ -208,10 +209,16 @@ func (c *conn) join(m phoenix.Message) {
 	}
 }
 
+// refuseJoin answers a join with its refusal, counted and logged by code.
+func (c *conn) refuseJoin(m phoenix.Message, r *join.Refusal) {
+	c.srv.joinRefusals.Refused(c.log, m.Topic, r)
+	c.send(phoenix.ErrorReply(m, r.Reason()))
+}
+
 // watch makes ready what a join needs before it is acknowledged: its room
 // exists, and in a cluster every gateway's changes and broadcasts for it
 // reach this one. It returns why the join cannot go on.
-func (c *conn) watch(ch *channel) *refusal {
+func (c *conn) watch(ch *channel) *join.Refusal {
 	hub := c.srv.hub
 	if ch.room != nil {
 		hub.holdRoom(*ch.room)
@@ -225,7 +232,7 @@ func (c *conn) watch(ch *channel) *refusal {
 		if ch.room != nil {
 			hub.releaseRoom(*ch.room)
 		}
-		return refuseCluster(err)
+		return join.ClusterUnavailable(err)
 	}
 	return nil
 }
@@ -233,15 +240,15 @@ func (c *conn) watch(ch *channel) *refusal {
 // prepareConfigJoin reads a realtime-js 2.x join config into ch. It returns
 // the join reply's response, the messages to push right after the reply
 // (presence_state, system), or why the join is refused.
-func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMessage) (json.RawMessage, []phoenix.Message, *refusal) {
+func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMessage) (json.RawMessage, []phoenix.Message, *join.Refusal) {
 	sub, ok := strings.CutPrefix(m.Topic, filters.TopicPrefix)
 	if !ok || sub == "" {
-		return nil, nil, refuseNoTopicName()
+		return nil, nil, join.NoTopicName()
 	}
 	var cfg joinConfig
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	if err := dec.Decode(&cfg); err != nil {
-		return nil, nil, refuseJoinConfig(err)
+		return nil, nil, join.BadConfig(err)
 	}
 	ch.room = &roomKey{private: bool(cfg.Private), topic: m.Topic}
 	ch.self, ch.ack = bool(cfg.Broadcast.Self), bool(cfg.Broadcast.Ack)
@@ -261,11 +268,11 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 	for _, e := range cfg.PostgresChanges {
 		b, err := filters.ParseBinding(e)
 		if err != nil {
-			return nil, nil, refuseBinding(err)
+			return nil, nil, join.BadBinding(err)
 		}
 		entries = append(entries, b.ReplyEntry())
 		if b.Err == "" {
-			b.Err = c.srv.checkBinding(b)
+			b.Err = c.srv.checks.Binding(b)
 		}
 		if b.Err != "" {
 			failed = append(failed, b.Err)
@@ -299,103 +306,6 @@ func (c *conn) leave(m phoenix.Message, ch *channel) {
 	})
 }
 
-// waitFirstSlot holds a join made before the stream ever started: a change
-// committed before the first slot exists could not reach it, and the reply
-// must not promise otherwise. Once the stream has started, the slot keeps
-// what is committed while it reconnects, so joins never wait again.
-func (s *Server) waitFirstSlot() *refusal {
-	if s.repl == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startupJoinWait)
-	defer cancel()
-	if err := s.repl.WaitLive(ctx); err != nil {
-		return refuseInitializing()
-	}
-	return nil
-}
-
-// checkTable refuses a table topic that cannot deliver anything (missing
-// table or column, table outside the publication). It returns nil when it
-// can or when the catalog cannot be asked right now: a join never fails
-// because the database is briefly unreachable.
-func (s *Server) checkTable(t filters.Topic) *refusal {
-	if t.Table == "" || t.Table == filters.Wildcard {
-		return nil
-	}
-	reason, _ := s.checkColumns(t.Schema, t.Table, func(cols map[string]string) string {
-		if t.Column != "" {
-			if _, ok := cols[t.Column]; !ok {
-				return fmt.Sprintf("column %q does not exist in table %s.%s", t.Column, t.Schema, t.Table)
-			}
-		}
-		return ""
-	})
-	if reason == "" {
-		return nil
-	}
-	return refuseUndeliverable(reason)
-}
-
-// checkBinding validates a postgres_changes binding against the catalog and
-// casts its filter values to the column types.
-func (s *Server) checkBinding(b *filters.Binding) string {
-	if b.Schema == filters.Wildcard || b.Table == "" || b.Table == filters.Wildcard {
-		return ""
-	}
-	reason, _ := s.checkColumns(b.Schema, b.Table, func(cols map[string]string) string {
-		for c := range b.Selected {
-			if _, ok := cols[c]; !ok {
-				return fmt.Sprintf("invalid column in select: %s does not exist in %s.%s", c, b.Schema, b.Table)
-			}
-		}
-		for i := range b.Filter {
-			cond := &b.Filter[i]
-			typ, ok := cols[cond.Column]
-			if !ok {
-				return fmt.Sprintf("invalid column for filter %s: column does not exist in %s.%s", cond.Column, b.Schema, b.Table)
-			}
-			if err := cond.Bind(typ); err != nil {
-				return fmt.Sprintf("invalid filter value: %v", err)
-			}
-		}
-		b.IndexByValue(cols)
-		return ""
-	})
-	return reason
-}
-
-// checkColumns looks a table up and runs check on its column types. It
-// returns "" with ok=false when the catalog could not be asked.
-func (s *Server) checkColumns(schema, table string, check func(cols map[string]string) string) (string, bool) {
-	if s.repl == nil {
-		return "", false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	info, err := s.repl.Table(ctx, schema, table)
-	if err != nil {
-		s.log.Warn("cannot check table at join", "schema", schema, "table", table, "err", err)
-		return "", false
-	}
-	name := schema + "." + table
-	if !info.Exists {
-		return fmt.Sprintf("table %s does not exist", name), true
-	}
-	cols := make(map[string]string, len(info.Columns))
-	for _, col := range info.Columns {
-		cols[col.Name] = col.Type
-	}
-	if reason := check(cols); reason != "" {
-		return reason, true
-	}
-	if !info.InPublication {
-		return fmt.Sprintf("table %s is not in publication %s, so no change of it is replicated: run ALTER PUBLICATION %s ADD TABLE %s;",
-			name, strings.Join(s.cfg.Publications, ", "), s.cfg.Publications[0], name), true
-	}
-	return "", true
-}
-
 // subject verifies a channel token and reads who it acts as: secure
 // channels need role and exp.
 func (s *Server) subject(token string) (time.Time, *authz.Subject, error) {
@@ -408,33 +318,4 @@ func (s *Server) subject(token string) (time.Time, *authz.Subject, error) {
 		return time.Time{}, nil, &replyError{err.Error()}
 	}
 	return exp, subj, nil
-}
-
-// firstString returns the first raw JSON value that is a non-empty string.
-func firstString(raws ...json.RawMessage) string {
-	for _, r := range raws {
-		var s string
-		if len(r) > 0 && r[0] == '"' && json.Unmarshal(r, &s) == nil && s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
-// joinRate counts a socket's joins in one-second windows (owned by the
-// reader), so a join flood is refused before it costs catalog lookups.
-type joinRate struct {
-	start time.Time
-	n     int
-}
-
-func (r *joinRate) allow(now time.Time, max int) bool {
-	if max <= 0 {
-		return true
-	}
-	if now.Sub(r.start) >= time.Second {
-		r.start, r.n = now, 0
-	}
-	r.n++
-	return r.n <= max
 }

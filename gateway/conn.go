@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/pgrealtime/realtime/gateway/expiry"
+	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
@@ -39,7 +40,7 @@ type conn struct {
 
 	// Owned by the reader.
 	channels map[string]*channel
-	joins    joinRate
+	joins    join.Rate
 	// exp tracks the channels' token expiries (its own lock).
 	exp *expiry.Set[*channel]
 }

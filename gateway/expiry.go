@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -49,7 +50,7 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 		AccessToken json.RawMessage `json:"access_token"`
 	}
 	json.Unmarshal(m.Payload, &p)
-	token := firstString(p.AccessToken)
+	token := join.Token(p.AccessToken)
 	if token == "" || token == ch.token || strings.HasPrefix(token, "sb_") {
 		return
 	}
@@ -63,7 +64,7 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 		// The new role may be one the gateway cannot act as.
 		probe := &channel{subj: subj, topic: ch.topic, subs: ch.subs}
 		if r := c.acquireRole(probe); r != nil {
-			c.expireChannel(ch, r.msg)
+			c.expireChannel(ch, r.Reason())
 			return
 		}
 		role = probe.role

@@ -18,7 +18,7 @@ type metrics struct {
 	registry *prometheus.Registry
 
 	sockets, channels, changes, messages, bytes, disconnects, badFrames, panics, refused, lagSeconds *prometheus.Desc
-	live, lag, reconnects, confirmed, routerWait, joinRefusals                                       *prometheus.Desc
+	live, lag, reconnects, confirmed, routerWait                                                     *prometheus.Desc
 }
 
 func newMetrics(s *Server) *metrics {
@@ -26,26 +26,26 @@ func newMetrics(s *Server) *metrics {
 		return prometheus.NewDesc("realtime_"+name, help, labels, nil)
 	}
 	m := &metrics{
-		s:            s,
-		registry:     prometheus.NewRegistry(),
-		sockets:      d("sockets", "Open WebSocket connections."),
-		channels:     d("channels", "Joined channels (topics) over all sockets."),
-		lagSeconds:   d("replication_lag_seconds", "Commit-to-routing delay of the last transaction routed: how far behind PostgreSQL the gateway delivers."),
-		changes:      d("changes_total", "Row changes decoded from the replication stream and routed."),
-		messages:     d("messages_sent_total", "Change frames queued for sockets."),
-		bytes:        d("bytes_sent_total", "Bytes of change frames queued for sockets."),
-		disconnects:  d("disconnects_total", "Sockets closed, by reason.", "reason"),
-		badFrames:    d("bad_frames_total", "Client frames that could not be decoded."),
-		panics:       d("panics_total", "Recovered panics (bugs) while serving sockets."),
-		refused:      d("refused_connections_total", "WebSocket upgrades refused (auth, vsn, shutdown)."),
-		joinRefusals: d("join_refusals_total", "Channel joins refused, by code.", "code"),
-		live:         d("replication_live", "1 when the replication stream is running."),
-		lag:          d("replication_lag_bytes", "WAL retained by the replication slot."),
-		reconnects:   d("replication_reconnects_total", "Replication sessions that failed and were retried."),
-		confirmed:    d("replication_confirmed_lsn", "Last LSN confirmed to PostgreSQL."),
-		routerWait:   d("router_wait_seconds_total", "Time routing spent waiting for sockets whose queues were full; every subscriber waited with it."),
+		s:           s,
+		registry:    prometheus.NewRegistry(),
+		sockets:     d("sockets", "Open WebSocket connections."),
+		channels:    d("channels", "Joined channels (topics) over all sockets."),
+		lagSeconds:  d("replication_lag_seconds", "Commit-to-routing delay of the last transaction routed: how far behind PostgreSQL the gateway delivers."),
+		changes:     d("changes_total", "Row changes decoded from the replication stream and routed."),
+		messages:    d("messages_sent_total", "Change frames queued for sockets."),
+		bytes:       d("bytes_sent_total", "Bytes of change frames queued for sockets."),
+		disconnects: d("disconnects_total", "Sockets closed, by reason.", "reason"),
+		badFrames:   d("bad_frames_total", "Client frames that could not be decoded."),
+		panics:      d("panics_total", "Recovered panics (bugs) while serving sockets."),
+		refused:     d("refused_connections_total", "WebSocket upgrades refused (auth, vsn, shutdown)."),
+		live:        d("replication_live", "1 when the replication stream is running."),
+		lag:         d("replication_lag_bytes", "WAL retained by the replication slot."),
+		reconnects:  d("replication_reconnects_total", "Replication sessions that failed and were retried."),
+		confirmed:   d("replication_confirmed_lsn", "Last LSN confirmed to PostgreSQL."),
+		routerWait:  d("router_wait_seconds_total", "Time routing spent waiting for sockets whose queues were full; every subscriber waited with it."),
 	}
 	m.registry.MustRegister(m, s.hub.latency, dbcastCollector{s.hub})
+	m.registry.MustRegister(&s.joinRefusals)
 	if a := s.hub.authz; a != nil {
 		m.registry.MustRegister(authzMetrics{a})
 	}
@@ -54,7 +54,7 @@ func newMetrics(s *Server) *metrics {
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.sockets, m.channels, m.lagSeconds, m.changes, m.messages, m.bytes, m.disconnects, m.badFrames,
-		m.panics, m.refused, m.joinRefusals, m.live, m.lag, m.reconnects, m.confirmed, m.routerWait} {
+		m.panics, m.refused, m.live, m.lag, m.reconnects, m.confirmed, m.routerWait} {
 		ch <- d
 	}
 }
@@ -79,9 +79,6 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(m.badFrames, float64(s.badFrames.Load()))
 	counter(m.panics, float64(s.panics.Load()))
 	counter(m.refused, float64(s.refused.Load()))
-	for c := range numRefusalCodes {
-		counter(m.joinRefusals, float64(s.joinRefusals[c].Load()), c.String())
-	}
 	counter(m.routerWait, time.Duration(s.routerWait.Load()).Seconds())
 	live, st := s.live()
 	if live {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/gateway/policy"
 	"github.com/pgrealtime/realtime/phoenix"
 )
@@ -84,7 +85,7 @@ func systemMessage(ch *channel, extension, status, message string) phoenix.Messa
 
 // authorizeJoin runs the read check of a private channel's join and
 // returns the refusal, or nil with ch.access set.
-func (c *conn) authorizeJoin(ch *channel) *refusal {
+func (c *conn) authorizeJoin(ch *channel) *join.Refusal {
 	if !c.srv.secured() || ch.room == nil || !ch.room.private {
 		return nil
 	}
@@ -92,7 +93,7 @@ func (c *conn) authorizeJoin(ch *channel) *refusal {
 	r, ok := c.srv.readAccess(topic, ch.subj)
 	if !ok {
 		c.srv.hub.db.refused.Add(1)
-		return refusePrivateRead(topic)
+		return join.PrivateRead(topic)
 	}
 	ch.access = &topicAccess{}
 	ch.access.setRead(r)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/gateway/payload"
 	"github.com/pgrealtime/realtime/gateway/policy"
 	"github.com/pgrealtime/realtime/phoenix"
@@ -39,14 +40,14 @@ const replayWait = 2 * time.Second
 
 // prepareBroadcastJoin reads the broadcast options of a config join and
 // authorizes a private channel. It returns the refusal, or nil.
-func (c *conn) prepareBroadcastJoin(ch *channel, raw json.RawMessage) *refusal {
+func (c *conn) prepareBroadcastJoin(ch *channel, raw json.RawMessage) *join.Refusal {
 	var cfg joinConfig
 	if err := json.Unmarshal(raw, &cfg); err == nil {
 		ch.extras.replay = cfg.Broadcast.Replay
 		ch.extras.replicationReady = bool(cfg.Broadcast.ReplicationReady)
 	}
 	if ch.extras.replay != nil && !ch.room.private {
-		return refuseReplayOnPublic()
+		return join.ReplayOnPublic()
 	}
 	return c.authorizeJoin(ch)
 }

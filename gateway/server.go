@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/pgrealtime/realtime/gateway/httpapi"
+	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
@@ -40,7 +41,10 @@ type Server struct {
 	log  *slog.Logger
 	hub  *Hub
 	repl Replication
-	auth *token.Verifier
+	// checks holds a join until the first slot exists and refuses topics
+	// and bindings that could never deliver (the catalog says why).
+	checks *join.Checker
+	auth   *token.Verifier
 	// policy authorizes private channels (private.go); nil: refused.
 	policy Policy
 	mets   *metrics
@@ -59,8 +63,8 @@ type Server struct {
 	badFrames   atomic.Int64
 	panics      atomic.Int64
 	refused     atomic.Int64
-	// joinRefusals counts refused joins by code (refusal.go).
-	joinRefusals [numRefusalCodes]atomic.Int64
+	// joinRefusals counts refused joins by code.
+	joinRefusals join.Counter
 	// routerWait is the time (ns) routing spent waiting for full sockets.
 	routerWait atomic.Int64
 	// corkBufs holds the sockets' batch buffers (*[]byte) between batches.
@@ -80,6 +84,7 @@ func NewServer(opts Options, hub *Hub, repl Replication) (*Server, error) {
 	s := &Server{cfg: opts, log: opts.Logger, hub: hub, repl: repl, policy: opts.Policy, conns: map[*conn]struct{}{}}
 	s.boxes = outbox.Config{Limit: opts.OutboundQueueBytes, Grace: opts.SlowConsumerGrace,
 		Waited: func(d time.Duration) { s.routerWait.Add(int64(d)) }, Panicked: func() { s.panics.Add(1) }}
+	s.checks = join.NewChecker(repl, opts.Publications, opts.Logger)
 	if opts.SecureChannels {
 		var jwks []token.Key
 		if opts.JWKS != "" {
