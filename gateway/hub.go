@@ -201,11 +201,11 @@ func (h *Hub) routeRound(ctx context.Context, bs []replication.Batch) {
 	}
 	ra := h.authorize(ctx, bs)
 	for _, b := range bs {
-		h.routeBatch(b, &ra)
+		h.routeBatch(b, ra)
 	}
 }
 
-func (h *Hub) routeBatch(b replication.Batch, ra *routeAuth) {
+func (h *Hub) routeBatch(b replication.Batch, ra *authz.Round) {
 	switch {
 	case b.Notice != nil:
 		h.notifyStream(b.Notice)

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/gateway/outbox"
 )
 
@@ -47,7 +48,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	m.registry.MustRegister(m, s.hub.latency, dbcastCollector{s.hub})
 	if a := s.hub.authz; a != nil {
-		m.registry.MustRegister(authzMetrics{a})
+		m.registry.MustRegister(authz.NewCollector(a))
 	}
 	return m
 }

@@ -1,11 +1,10 @@
-package gateway
+package authz
 
 import (
 	"testing"
 	"time"
 
 	"github.com/pgrealtime/realtime/filters"
-	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -27,25 +26,12 @@ func notesChange(op replication.Op) *replication.Change {
 	return ch
 }
 
-var (
-	clientView  = authz.NewView([]string{"id", "owner"}, []string{"id"}, true, false)
-	serviceView = authz.NewView([]string{"id", "owner", "secret"}, []string{"id"}, true, true)
-	noKeyView   = authz.NewView([]string{"owner", "secret"}, []string{"id"}, false, false)
-	noPKView    = authz.NewView([]string{"id", "owner", "secret"}, nil, false, false)
-)
+func text(s string) replication.Value { return replication.Value{State: replication.Text, Text: s} }
 
-// The original's rules for the payload without the row: a role that may
-// not read the key, or a table without a primary key, on inserts and
-// updates; deletes are never refused (gateway/payload renders them).
-func TestRefused(t *testing.T) {
-	ins := notesChange(replication.Insert)
-	if !refused(noKeyView, ins) || !refused(noPKView, ins) || refused(clientView, ins) || refused(noKeyView, notesChange(replication.Delete)) {
-		t.Fatal("refused() disagrees with the original's rules")
-	}
-	if noKeyView.Err != authz.ErrUnauthorized || noPKView.Err != authz.ErrNoPrimaryKey {
-		t.Fatalf("errors: %q %q", noKeyView.Err, noPKView.Err)
-	}
-}
+var (
+	clientView  = NewView([]string{"id", "owner"}, []string{"id"}, true, false)
+	serviceView = NewView([]string{"id", "owner", "secret"}, []string{"id"}, true, true)
+)
 
 // A filter on a column the role may not read matches nothing.
 func TestFilterOnHiddenColumn(t *testing.T) {
@@ -53,8 +39,8 @@ func TestFilterOnHiddenColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readable(clientView, f) || !readable(serviceView, f) || !readable(nil, f) {
-		t.Fatal("readable() lets a hidden column filter")
+	if Readable(clientView, f) || !Readable(serviceView, f) || !Readable(nil, f) {
+		t.Fatal("Readable() lets a hidden column filter")
 	}
 }
 
@@ -62,17 +48,17 @@ func TestFilterOnHiddenColumn(t *testing.T) {
 // snapshot does not know, or no snapshot at all, receives nothing.
 func TestViewForFailsClosed(t *testing.T) {
 	ch := notesChange(replication.Insert)
-	subj, err := authz.NewSubject(map[string]any{"role": "authenticated", "exp": 1})
+	subj, err := NewSubject(map[string]any{"role": "authenticated", "exp": 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := (&routeAuth{}).viewFor(ch, nil); !ok {
+	if _, ok, _ := (&Round{}).ViewFor(ch, nil); !ok {
 		t.Error("authorization off refused a change")
 	}
-	if _, ok, _ := (&routeAuth{on: true}).viewFor(ch, subj); ok {
+	if _, ok, _ := (&Round{on: true}).ViewFor(ch, subj); ok {
 		t.Error("no snapshot: a change went through")
 	}
-	if _, ok, _ := (&routeAuth{on: true, snap: &authz.Snapshot{}}).viewFor(ch, subj); ok {
+	if _, ok, _ := (&Round{on: true, snap: &Snapshot{}}).ViewFor(ch, subj); ok {
 		t.Error("unknown role: a change went through")
 	}
 }
