@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/dbcast"
 	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/gateway/payload"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
@@ -66,7 +67,7 @@ type Hub struct {
 	// maxBroadcastBytes drops larger broadcasts from the database; 0 = no limit.
 	maxBroadcastBytes int
 	// db counts broadcasts from the database and private-channel refusals.
-	db dbcastStats
+	db dbcast.Stats
 }
 
 type hubStats struct {

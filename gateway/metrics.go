@@ -46,7 +46,7 @@ func newMetrics(s *Server) *metrics {
 		confirmed:    d("replication_confirmed_lsn", "Last LSN confirmed to PostgreSQL."),
 		routerWait:   d("router_wait_seconds_total", "Time routing spent waiting for sockets whose queues were full; every subscriber waited with it."),
 	}
-	m.registry.MustRegister(m, s.hub.latency, dbcastCollector{s.hub})
+	m.registry.MustRegister(m, s.hub.latency, &s.hub.db)
 	if a := s.hub.authz; a != nil {
 		m.registry.MustRegister(authz.NewCollector(a))
 	}

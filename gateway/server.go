@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgrealtime/realtime/gateway/httpapi"
 	"github.com/pgrealtime/realtime/gateway/outbox"
+	"github.com/pgrealtime/realtime/gateway/private"
 	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
@@ -42,7 +43,7 @@ type Server struct {
 	repl Replication
 	auth *token.Verifier
 	// policy authorizes private channels (private.go); nil: refused.
-	policy Policy
+	policy private.Policy
 	mets   *metrics
 	// api serves the HTTP API; the server mounts its routes and guards.
 	api *httpapi.API
