@@ -55,8 +55,7 @@ type Hub struct {
 	// Guarded by mu.
 	topicChans map[topicKey]*channel
 	// Owned by the Run goroutine.
-	lastAuthzLog time.Time
-	pending      []replication.Batch
+	pending []replication.Batch
 
 	stats hubStats
 	// latency observes commit-to-queue time per routed change. The hub

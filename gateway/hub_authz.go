@@ -19,11 +19,7 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) *authz.Roun
 	if h.authz == nil {
 		return &authz.Round{}
 	}
-	r, err := h.authz.NewRound(ctx)
-	if err != nil {
-		h.logAuthz("cannot read privileges; secure channels receive nothing until it works", err)
-		return r
-	}
+	r := h.authz.NewRound(ctx)
 	h.mu.RLock()
 	for bi := range bs {
 		for i := range bs[bi].Changes {
@@ -34,9 +30,7 @@ func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) *authz.Roun
 		}
 	}
 	h.mu.RUnlock()
-	if err := r.Check(ctx); err != nil {
-		h.logAuthz("visibility check failed; rows hidden from those subscribers", err)
-	}
+	r.Check(ctx)
 	return r
 }
 
@@ -70,17 +64,6 @@ func (h *Hub) warnHidden(c *conn, chn *channel, table string) {
 	}
 	msg := "Some changes of " + table + " were not delivered: checking whether you may see them failed (row level security policy error or timeout; see the server log)"
 	c.send(systemMessage(chn, "postgres_changes", "error", msg))
-}
-
-// logAuthz logs authorization failures at most every ten seconds: they
-// repeat for every round while a policy or the database is broken.
-func (h *Hub) logAuthz(msg string, err error) {
-	now := time.Now()
-	if now.Sub(h.lastAuthzLog) < 10*time.Second {
-		return
-	}
-	h.lastAuthzLog = now
-	h.log.Warn(msg, "err", err)
 }
 
 // roleWait bounds how long a join waits to learn what its role may read.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/pgrealtime/realtime/gateway/broadcast"
+	"github.com/pgrealtime/realtime/gateway/dbcast"
 	"github.com/pgrealtime/realtime/gateway/payload"
 	"github.com/pgrealtime/realtime/gateway/policy"
 	"github.com/pgrealtime/realtime/gateway/private"
@@ -35,37 +36,15 @@ func (c *conn) prepareBroadcastJoin(ch *channel, raw json.RawMessage) *refusal {
 }
 
 // loadReplay runs under the hub's write lock before the join reply is
-// queued, and returns what sends the replay after it. Reading the stored
-// broadcasts first makes the reply a promise: whatever is committed after
-// the client hears it arrives live, never in the replay.
+// queued, and returns what sends the replay after it, marked
+// meta.replayed. Reading the stored broadcasts first makes the reply a
+// promise: whatever is committed after the client hears it arrives live,
+// never in the replay. A failure is a system error message, not a refused
+// join.
 func (c *conn) loadReplay(ch *channel) (send func()) {
 	if ch.extras.replay == nil {
 		return func() {}
 	}
-	return c.replay(ch)
-}
-
-// afterJoin runs under the hub's write lock right after the join reply
-// (and presence_state) was queued: the replay, then replication_ready.
-func (c *conn) afterJoin(ch *channel, sendReplay func()) {
-	sendReplay()
-	if ch.extras.replicationReady {
-		status, msg := "ok", "Replication connection established"
-		live, _ := c.srv.live()
-		switch {
-		case !live:
-			status, msg = "error", "Replication connection is not ready: the gateway is not streaming from the database right now"
-		case c.srv.policy == nil:
-			status, msg = "error", "Broadcast from the database is off: the realtime schema is not in place (see the gateway's logs)"
-		}
-		c.send(systemMessage(ch, "system", status, msg))
-	}
-}
-
-// replay reads the stored broadcasts the join asked for and returns what
-// sends them, marked meta.replayed. A failure is a system error message,
-// not a refused join.
-func (c *conn) replay(ch *channel) func() {
 	stored, err := c.srv.gate().Replay(ch.extras.replay, subtopic(ch), c.srv.secured(), ch.subj)
 	if err != nil {
 		c.log.Warn("replay failed", "topic", ch.name, "err", err)
@@ -84,6 +63,17 @@ func (c *conn) replay(ch *channel) func() {
 				c.enqueue(f.Data, f.Binary)
 			}
 		}
+	}
+}
+
+// afterJoin runs under the hub's write lock right after the join reply
+// (and presence_state) was queued: the replay, then replication_ready.
+func (c *conn) afterJoin(ch *channel, sendReplay func()) {
+	sendReplay()
+	if ch.extras.replicationReady {
+		live, _ := c.srv.live()
+		status, msg := dbcast.ReadyStatus(live, c.srv.policy != nil)
+		c.send(systemMessage(ch, "system", status, msg))
 	}
 }
 

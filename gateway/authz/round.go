@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/replication"
@@ -59,19 +60,33 @@ type group struct {
 }
 
 // NewRound starts a round of routing. When no channel receives database
-// changes it reads nothing. An error means the snapshot could not be read:
-// the round is on and fails closed.
-func (a *Authorizer) NewRound(ctx context.Context) (*Round, error) {
+// changes it reads nothing. When the snapshot cannot be read, the round
+// fails closed: secure channels receive nothing until it works.
+func (a *Authorizer) NewRound(ctx context.Context) *Round {
 	r := &Round{on: true}
 	if !a.InUse() {
-		return r, nil
+		return r
 	}
 	snap, err := a.Current(ctx)
 	if err != nil {
-		return r, err
+		a.warn("cannot read privileges; secure channels receive nothing until it works", err)
+		return r
 	}
 	r.a, r.snap = a, snap
-	return r, nil
+	return r
+}
+
+// warnEvery bounds the log lines of routing's failures: they repeat for
+// every round while a policy or the database is broken.
+const warnEvery = 10 * time.Second
+
+func (a *Authorizer) warn(msg string, err error) {
+	now := time.Now().UnixNano()
+	last := a.lastWarn.Load()
+	if now-last < int64(warnEvery) || !a.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	a.log.Warn(msg, "err", err)
 }
 
 // On reports whether the round authorizes at all.
@@ -162,12 +177,12 @@ func (r *Round) Add(ch *replication.Change, subj *Subject, f filters.Filter) {
 // Check runs the round's visibility checks: one wait for its transactions
 // to be visible, then one Request per table and distinct claims. It does
 // no I/O when nothing was added. The rows of a failed check stay hidden
-// from its subjects; err is the first failure, for the log.
-func (r *Round) Check(ctx context.Context) (err error) {
+// from its subjects, and the failure is logged.
+func (r *Round) Check(ctx context.Context) {
 	gs := slices.DeleteFunc(r.groups, func(g *group) bool { return len(g.req.Rows) == 0 })
 	r.byPtr, r.byClaims, r.groups = nil, nil, nil
 	if len(gs) == 0 {
-		return nil
+		return
 	}
 	reqs := make([]Request, len(gs))
 	for i, g := range gs {
@@ -200,9 +215,7 @@ func (r *Round) Check(ctx context.Context) (err error) {
 			if r.failed == nil {
 				r.failed = map[visKey]string{}
 			}
-			if err == nil {
-				err = errs[i]
-			}
+			r.a.warn("visibility check failed; rows hidden from those subscribers", errs[i])
 			for _, ch := range g.chs {
 				for _, subj := range g.subjs {
 					r.failed[visKey{ch, subj}] = errs[i].Error()
@@ -218,7 +231,6 @@ func (r *Round) Check(ctx context.Context) (err error) {
 			}
 		}
 	}
-	return err
 }
 
 // Readable reports whether the role may read every column a filter uses:

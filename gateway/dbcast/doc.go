@@ -4,8 +4,9 @@
 // its topic, public or private as the row says. Accept turns such a row
 // into the broadcast to route, or drops it with a reason that is counted
 // and logged; the core does the routing, in commit order with the rest of
-// the transaction. Stats also counts private joins refused by their read
-// check, since both are exposed together.
+// the transaction. ReadyStatus answers a join's replication_ready option.
+// Stats also counts private joins refused by their read check, since both
+// are exposed together.
 //
 // # Concurrency
 //
