@@ -14,17 +14,10 @@ import (
 // only after queueing it, so a permanent slot redelivers what a restart
 // interrupted. Rows of realtime.messages are never postgres_changes.
 
-// frameFor picks c's frame: binary for vsn 2.0.0 when it could be framed
-// (fields fit in one byte of length), else text; ok is false when c cannot
-// receive the message at all (binary bytes for a vsn 1.0.0 socket).
+// frameFor picks c's frame of a broadcast.
 func frameFor(f *payload.BroadcastFrames, c *conn) (wsconn.Frame, bool) {
-	if c.codec == phoenix.V2 && f.Binary != nil {
-		return wsconn.Frame{Data: f.Binary, Binary: true}, true
-	}
-	if t := f.Text[c.codecIndex]; t != nil {
-		return wsconn.Frame{Data: t}, true
-	}
-	return wsconn.Frame{}, false
+	data, binary, ok := f.For(c.codec == phoenix.V2)
+	return wsconn.Frame{Data: data, Binary: binary}, ok
 }
 
 // routeDBBroadcast handles a change of realtime.messages and reports true,

@@ -49,14 +49,13 @@ func (c *conn) authorizeJoin(ch *channel) *refusal {
 	if !c.srv.secured() || ch.room == nil || !ch.room.private {
 		return nil
 	}
-	topic := subtopic(ch)
-	r, ok := c.srv.gate().Read(topic, ch.subj)
+	a, ok := c.srv.gate().Join(subtopic(ch), ch.subj)
 	if !ok {
 		c.srv.hub.db.RefusedJoins.Add(1)
-		return refusePrivateRead(topic)
+		return refusePrivateRead(subtopic(ch))
 	}
-	ch.access = private.NewAccess(r)
-	if !r.Presence {
+	ch.access = a
+	if !a.Read(private.Presence) {
 		ch.presenceState = false
 	}
 	return nil
@@ -66,15 +65,9 @@ func (c *conn) authorizeJoin(ch *channel) *refusal {
 // A channel that may no longer read anything is closed; it returns false
 // then.
 func (c *conn) recheckAccess(ch *channel) bool {
-	if ch.access == nil {
+	if ch.access == nil || ch.access.Recheck(c.srv.gate(), subtopic(ch), ch.subj) {
 		return true
 	}
-	topic := subtopic(ch)
-	r, ok := c.srv.gate().Read(topic, ch.subj)
-	if !ok {
-		c.expireChannel(ch, "You no longer have permission to read from this Channel topic: "+topic)
-		return false
-	}
-	ch.access.Refresh(r)
-	return true
+	c.expireChannel(ch, "You no longer have permission to read from this Channel topic: "+subtopic(ch))
+	return false
 }

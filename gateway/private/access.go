@@ -39,6 +39,27 @@ func NewAccess(r policy.Read) *Access {
 	return a
 }
 
+// Join asks what subj may read on topic (without "realtime:") at a
+// join; ok is false when it may read nothing and the join is refused.
+func (g Gate) Join(topic string, subj *authz.Subject) (a *Access, ok bool) {
+	r, ok := g.Read(topic, subj)
+	if !ok {
+		return nil, false
+	}
+	return NewAccess(r), true
+}
+
+// Recheck asks again after the channel's token changed (subj is the new
+// one). It returns false when the channel may no longer read anything:
+// the caller closes it.
+func (a *Access) Recheck(g Gate, topic string, subj *authz.Subject) bool {
+	r, ok := g.Read(topic, subj)
+	if ok {
+		a.Refresh(r)
+	}
+	return ok
+}
+
 // Read reports whether the channel's member may receive ext.
 func (a *Access) Read(ext Extension) bool {
 	if ext == Presence {

@@ -32,3 +32,25 @@ func TestAccessCachesWrites(t *testing.T) {
 		t.Errorf("%d write checks after a refresh, want 3", p.writes)
 	}
 }
+
+// A join the policy refuses gets no Access; a recheck that is refused
+// leaves the rights as they were (the caller closes the channel).
+func TestJoinAndRecheck(t *testing.T) {
+	p := &fakePolicy{read: policy.Read{Broadcast: true, Presence: true}}
+	g, subj := testGate(p), user(t)
+	a, ok := g.Join("room", subj)
+	if !ok || !a.Read(Presence) || p.topic != "room" || p.asked.Role != "authenticated" {
+		t.Fatalf("Join = %v, %v; asked about %q as %q", a, ok, p.topic, p.asked.Role)
+	}
+	p.read = policy.Read{}
+	if a.Recheck(g, "room", subj) || !a.Read(Broadcast) {
+		t.Error("a refused recheck passed or changed the rights")
+	}
+	p.read = policy.Read{Broadcast: true}
+	if !a.Recheck(g, "room", subj) || a.Read(Presence) {
+		t.Error("a recheck did not take the new answer")
+	}
+	if _, ok := testGate(nil).Join("room", subj); ok {
+		t.Error("joined without the realtime schema")
+	}
+}
