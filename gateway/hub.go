@@ -201,7 +201,7 @@ func (h *Hub) routeRound(ctx context.Context, bs []replication.Batch) {
 	}
 	ra := h.authorize(ctx, bs)
 	for _, b := range bs {
-		h.routeBatch(b, ra)
+		h.routeBatch(b, &ra)
 	}
 }
 

@@ -15,9 +15,9 @@ import (
 // visibility checks for every (row, subject) that filters let through. It
 // runs on the routing goroutine without the hub's lock, and does no I/O
 // for rounds without RLS tables.
-func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) *authz.Round {
+func (h *Hub) authorize(ctx context.Context, bs []replication.Batch) authz.Round {
 	if h.authz == nil {
-		return &authz.Round{}
+		return authz.Round{}
 	}
 	r := h.authz.NewRound(ctx)
 	h.mu.RLock()

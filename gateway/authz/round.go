@@ -62,18 +62,16 @@ type group struct {
 // NewRound starts a round of routing. When no channel receives database
 // changes it reads nothing. When the snapshot cannot be read, the round
 // fails closed: secure channels receive nothing until it works.
-func (a *Authorizer) NewRound(ctx context.Context) *Round {
-	r := &Round{on: true}
+func (a *Authorizer) NewRound(ctx context.Context) Round {
 	if !a.InUse() {
-		return r
+		return Round{on: true}
 	}
 	snap, err := a.Current(ctx)
 	if err != nil {
 		a.warn("cannot read privileges; secure channels receive nothing until it works", err)
-		return r
+		return Round{on: true}
 	}
-	r.a, r.snap = a, snap
-	return r
+	return Round{on: true, a: a, snap: snap}
 }
 
 // warnEvery bounds the log lines of routing's failures: they repeat for
