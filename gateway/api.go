@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/pgrealtime/realtime/gateway/httpapi"
+	"github.com/pgrealtime/realtime/gateway/private"
 )
 
 // apiCore is the core as the HTTP API (gateway/httpapi) sees it: the
@@ -29,11 +30,11 @@ func (a apiCore) MayWrite(token, topic, ext string) bool {
 	if err != nil {
 		return false
 	}
-	return s.writeAccess(topic, extension(ext), subj)
+	return s.gate().Write(topic, private.Extension(ext), subj)
 }
 
 func (a apiCore) Store(room RoomRef, event string, payload json.RawMessage, binary []byte) (string, error) {
-	return a.s.persist(room, event, payload, binary)
+	return a.s.gate().Store(room.Private, room.Topic, event, payload, binary)
 }
 
 func (a apiCore) Send(m RoomMessage) { a.s.hub.sendRoom(m, nil) }

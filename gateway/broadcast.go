@@ -5,13 +5,14 @@ import (
 
 	"github.com/pgrealtime/realtime/gateway/broadcast"
 	"github.com/pgrealtime/realtime/gateway/presence"
+	"github.com/pgrealtime/realtime/gateway/private"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
 // textBroadcast forwards a JSON broadcast push to the room as it came, as
 // the original does.
 func (c *conn) textBroadcast(m phoenix.Message, ch *channel) {
-	if !c.mayWrite(ch, extBroadcast) {
+	if !c.mayWrite(ch, private.Broadcast) {
 		return // dropped without a word, as the original does
 	}
 	if err := broadcast.CheckText(m.Payload, c.srv.cfg.MaxBroadcastBytes); err != nil {
@@ -28,7 +29,7 @@ func (c *conn) textBroadcast(m phoenix.Message, ch *channel) {
 // sockets, as the JSON form to vsn 1.0.0 sockets (which cannot receive a
 // binary payload, so those get nothing for one).
 func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMessage) {
-	if !c.mayWrite(ch, extBroadcast) {
+	if !c.mayWrite(ch, private.Broadcast) {
 		return
 	}
 	if err := broadcast.CheckBinary(bm, c.srv.cfg.MaxBroadcastBytes); err != nil {
@@ -36,7 +37,7 @@ func (c *conn) userBroadcast(m phoenix.Message, ch *channel, bm phoenix.BinaryMe
 		return
 	}
 	rm := RoomMessage{Room: ch.room.ref(), Binary: &BinaryBroadcast{Event: bm.Event, Metadata: bm.Metadata, Encoding: bm.Encoding, Payload: bm.Payload}}
-	if persistRequested(bm.Metadata) && !c.persistBroadcast(m, ch, &rm) {
+	if private.PersistRequested(bm.Metadata) && !c.persistBroadcast(m, ch, &rm) {
 		return
 	}
 	c.srv.hub.sendRoom(rm, c)
@@ -59,7 +60,7 @@ func (c *conn) presence(m phoenix.Message, ch *channel) {
 	}
 	switch p.Event {
 	case "track":
-		if !c.mayWrite(ch, extPresence) {
+		if !c.mayWrite(ch, private.Presence) {
 			c.send(phoenix.ErrorReply(m, "Unauthorized: You do not have permissions to track presence on this Channel topic: "+subtopic(ch)))
 			return
 		}

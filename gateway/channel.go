@@ -12,6 +12,7 @@ import (
 	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/gateway/presence"
+	"github.com/pgrealtime/realtime/gateway/private"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -30,8 +31,8 @@ type channel struct {
 	// presenceState asks for presence_state right after the join reply.
 	presenceState bool
 	subs          []*changesSub
-	// access is what RLS allows a private channel (access.go); nil when public.
-	access *topicAccess
+	// access is what RLS allows a private channel (gateway/private); nil when public.
+	access *private.Access
 	// extras holds replay and replication_ready (replay.go).
 	extras joinExtras
 	// token is the JWT the channel joined or last refreshed with (secure

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgrealtime/realtime/filters"
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/dbcast"
 	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/gateway/payload"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
@@ -54,8 +55,7 @@ type Hub struct {
 	// Guarded by mu.
 	topicChans map[topicKey]*channel
 	// Owned by the Run goroutine.
-	lastAuthzLog time.Time
-	pending      []replication.Batch
+	pending []replication.Batch
 
 	stats hubStats
 	// latency observes commit-to-queue time per routed change. The hub
@@ -66,7 +66,7 @@ type Hub struct {
 	// maxBroadcastBytes drops larger broadcasts from the database; 0 = no limit.
 	maxBroadcastBytes int
 	// db counts broadcasts from the database and private-channel refusals.
-	db dbcastStats
+	db dbcast.Stats
 }
 
 type hubStats struct {
@@ -205,7 +205,7 @@ func (h *Hub) routeRound(ctx context.Context, bs []replication.Batch) {
 	}
 }
 
-func (h *Hub) routeBatch(b replication.Batch, ra *routeAuth) {
+func (h *Hub) routeBatch(b replication.Batch, ra *authz.Round) {
 	switch {
 	case b.Notice != nil:
 		h.notifyStream(b.Notice)

@@ -62,7 +62,7 @@ func (d *delivery) addSelect(b *filters.Binding) {
 
 // routeChanges delivers a change to postgres_changes bindings. Called with the
 // read lock held.
-func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
+func (h *Hub) routeChanges(ch *replication.Change, ra *authz.Round) {
 	if ch.Op == replication.Truncate || h.changes.Empty() {
 		return
 	}
@@ -72,7 +72,7 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 	var lastID uint32
 	var lastPayload []byte
 	h.changes.Match(ch, func(s *changesSub, b *filters.Binding) {
-		if !ra.on && b.Selected == nil && len(s.ch.subs) == 1 {
+		if !ra.On() && b.Selected == nil && len(s.ch.subs) == 1 {
 			// The common case, queued at once: a channel with one
 			// binding, every column, no roles. Its payload depends on the
 			// binding id only, and identical bindings come in runs.
@@ -83,12 +83,12 @@ func (h *Hub) routeChanges(ch *replication.Change, ra *routeAuth) {
 			return
 		}
 		var view *authz.View
-		if ra.on {
-			v, ok, failed := ra.viewFor(ch, s.ch.subj)
+		if ra.On() {
+			v, ok, failed := ra.ViewFor(ch, s.ch.subj)
 			if failed != "" {
 				h.warnHidden(s.c, s.ch, ch.Rel.Schema+"."+ch.Rel.Table)
 			}
-			if !ok || !readable(v, b.Filter) {
+			if !ok || !authz.Readable(v, b.Filter) {
 				return
 			}
 			view = v

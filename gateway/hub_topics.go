@@ -20,8 +20,8 @@ type topicKey struct {
 
 // routeTopics renders the change once, and each frame once per (topic,
 // serializer); every socket on that topic gets the same bytes.
-func (h *Hub) routeTopics(ch *replication.Change, ra *routeAuth) {
-	if ra.on {
+func (h *Hub) routeTopics(ch *replication.Change, ra *authz.Round) {
+	if ra.On() {
 		h.routeTopicsAuthorized(ch, ra)
 		return
 	}
@@ -63,7 +63,7 @@ func (h *Hub) columnsOf(rel *replication.Relation) []byte {
 // routeTopicsAuthorized is routeTopics for secure channels: each
 // subscriber gets the change as its role sees it, or not at all. Called
 // with the read lock held.
-func (h *Hub) routeTopicsAuthorized(ch *replication.Change, ra *routeAuth) {
+func (h *Hub) routeTopicsAuthorized(ch *replication.Change, ra *authz.Round) {
 	// The payload is rendered once per role view, shared by every socket
 	// whose channel sees the change through that view.
 	var renders map[*authz.View][]byte
@@ -76,7 +76,7 @@ func (h *Hub) routeTopicsAuthorized(ch *replication.Change, ra *routeAuth) {
 			if chn == nil {
 				return
 			}
-			v, ok, failed := ra.viewFor(ch, chn.subj)
+			v, ok, failed := ra.ViewFor(ch, chn.subj)
 			if failed != "" {
 				h.warnHidden(c, chn, ch.Rel.Schema+"."+ch.Rel.Table)
 			}

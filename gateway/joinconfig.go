@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/pgrealtime/realtime/gateway/private"
 )
 
 // joinConfig is the "config" of a realtime-js 2.x join.
@@ -12,8 +14,8 @@ type joinConfig struct {
 		Self flexBool `json:"self"`
 		Ack  flexBool `json:"ack"`
 		// Replay and ReplicationReady are read by replay.go.
-		Replay           *replayConfig `json:"replay"`
-		ReplicationReady flexBool      `json:"replication_ready"`
+		Replay           *private.ReplayOption `json:"replay"`
+		ReplicationReady flexBool              `json:"replication_ready"`
 	} `json:"broadcast"`
 	Presence struct {
 		Key     string   `json:"key"`

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/gateway/outbox"
 )
 
@@ -44,10 +45,9 @@ func newMetrics(s *Server) *metrics {
 		confirmed:   d("replication_confirmed_lsn", "Last LSN confirmed to PostgreSQL."),
 		routerWait:  d("router_wait_seconds_total", "Time routing spent waiting for sockets whose queues were full; every subscriber waited with it."),
 	}
-	m.registry.MustRegister(m, s.hub.latency, dbcastCollector{s.hub})
-	m.registry.MustRegister(&s.joinRefusals)
+	m.registry.MustRegister(m, s.hub.latency, &s.hub.db, &s.joinRefusals)
 	if a := s.hub.authz; a != nil {
-		m.registry.MustRegister(authzMetrics{a})
+		m.registry.MustRegister(authz.NewCollector(a))
 	}
 	return m
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/pgrealtime/realtime/gateway/authz"
+	"github.com/pgrealtime/realtime/gateway/private"
 	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/replication"
 )
@@ -58,7 +59,7 @@ type Options struct {
 	// Policy authorizes private channels (RLS on realtime.messages). Nil:
 	// a secure server refuses private joins, as nothing could tell who may
 	// read them.
-	Policy Policy
+	Policy private.Policy
 
 	// Publications are the user's publications, named in join errors.
 	// Nil: [replication.DefaultPublication].

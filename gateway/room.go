@@ -6,6 +6,7 @@ import (
 
 	"github.com/pgrealtime/realtime/gateway/broadcast"
 	"github.com/pgrealtime/realtime/gateway/presence"
+	"github.com/pgrealtime/realtime/gateway/private"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -82,7 +83,7 @@ func (h *Hub) presenceChanged(k roomKey, r *room, d presence.Diff[*conn], share 
 	m := phoenix.Message{Topic: k.topic, Event: "presence_diff", Payload: d.AppendJSON(nil)}
 	var frames [2][]byte
 	for c, ch := range r.members {
-		if !ch.mayRead(extPresence) {
+		if !ch.mayRead(private.Presence) {
 			continue
 		}
 		if frames[c.codecIndex] == nil {
@@ -142,7 +143,7 @@ func (h *Hub) deliverRoom(m RoomMessage, from *conn) {
 		return
 	}
 	for c, ch := range r.members {
-		if c == from && !ch.self || !ch.mayRead(extBroadcast) || ch.extras.replayed[m.ID] {
+		if c == from && !ch.self || !ch.mayRead(private.Broadcast) || ch.extras.replayed[m.ID] {
 			continue
 		}
 		if frame, binary := frames.For(c.codec); frame != nil {

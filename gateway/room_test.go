@@ -5,6 +5,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pgrealtime/realtime/gateway/broadcast"
 	"github.com/pgrealtime/realtime/phoenix"
 )
 
@@ -57,7 +58,7 @@ func TestStoredBinaryBroadcastKeepsItsIDForVsn1(t *testing.T) {
 	old.send(`{"topic":"realtime:room1","event":"phx_join","payload":{"config":{}},"ref":"1","join_ref":"1"}`)
 	old.read()
 	ts.hub.sendRoom(RoomMessage{Room: RoomRef{Topic: "realtime:room1"}, ID: "id-1",
-		Binary: &BinaryBroadcast{Event: "kept", Metadata: idMetadata("id-1"), Encoding: phoenix.EncodingJSON, Payload: []byte(`{"z":3}`)}}, nil)
+		Binary: &BinaryBroadcast{Event: "kept", Metadata: broadcast.IDMetadata("id-1"), Encoding: phoenix.EncodingJSON, Payload: []byte(`{"z":3}`)}}, nil)
 	m := old.read()
 	p, _ := m["payload"].(map[string]any)
 	meta, _ := p["meta"].(map[string]any)

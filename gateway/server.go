@@ -15,6 +15,7 @@ import (
 	"github.com/pgrealtime/realtime/gateway/httpapi"
 	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/gateway/outbox"
+	"github.com/pgrealtime/realtime/gateway/private"
 	"github.com/pgrealtime/realtime/gateway/token"
 	"github.com/pgrealtime/realtime/gateway/wsconn"
 	"github.com/pgrealtime/realtime/phoenix"
@@ -46,7 +47,7 @@ type Server struct {
 	checks *join.Checker
 	auth   *token.Verifier
 	// policy authorizes private channels (private.go); nil: refused.
-	policy Policy
+	policy private.Policy
 	mets   *metrics
 	// api serves the HTTP API; the server mounts its routes and guards.
 	api *httpapi.API

@@ -53,6 +53,9 @@ type Authorizer struct {
 	loadMu sync.Mutex
 	snap   atomic.Pointer[Snapshot]
 
+	// lastWarn is when routing's last failure was logged (unix ns).
+	lastWarn atomic.Int64
+
 	// Counters for metrics.
 	Checks, CheckedRows, Failures, Stale, VisibilityWaits atomic.Int64
 }

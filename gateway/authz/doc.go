@@ -34,6 +34,13 @@
 // key for composite keys). Then ROLLBACK. Check fans out to at most Conns
 // goroutines of its own and waits for them.
 //
+// A Round is that routing round as the hub sees it (round.go): it is made,
+// filled and checked on the routing goroutine only (Add under the hub's
+// read lock, Check without it), then read by the same goroutine while it
+// routes; it is never shared, so it has no lock of its own. Collector
+// exposes the Authorizer's counters; Prometheus calls it from its own
+// goroutines, and it reads atomics only.
+//
 // # Failing closed
 //
 // A check that errors (a policy raised) or passes CheckTimeout answers

@@ -107,6 +107,24 @@ type BroadcastFrames struct {
 	Binary []byte
 }
 
+// For returns the frame a socket gets, v2 for vsn 2.0.0: binary when it
+// could be framed (fields fit in one byte of length), else text; ok is
+// false when the socket cannot receive the message at all (binary bytes
+// for a vsn 1.0.0 socket).
+func (f *BroadcastFrames) For(v2 bool) (frame []byte, binary, ok bool) {
+	if v2 && f.Binary != nil {
+		return f.Binary, true, true
+	}
+	i := 0
+	if v2 {
+		i = 1
+	}
+	if t := f.Text[i]; t != nil {
+		return t, false, true
+	}
+	return nil, false, false
+}
+
 func RenderBroadcast(m Broadcast, replayed bool) BroadcastFrames {
 	topic := filters.TopicPrefix + m.Topic
 	meta := []byte(`{"id":`)

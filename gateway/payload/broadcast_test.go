@@ -98,6 +98,28 @@ func TestRenderBroadcast(t *testing.T) {
 	}
 }
 
+// A vsn 2.0.0 socket gets the binary frame when there is one, else its
+// text frame; a vsn 1.0.0 socket gets nothing of a binary payload.
+func TestBroadcastFramesFor(t *testing.T) {
+	f := BroadcastFrames{Text: [2][]byte{[]byte("v1"), []byte("v2")}, Binary: []byte("bin")}
+	for _, tc := range []struct {
+		f          BroadcastFrames
+		v2         bool
+		want       string
+		binary, ok bool
+	}{
+		{f, false, "v1", false, true},
+		{f, true, "bin", true, true},
+		{BroadcastFrames{Text: f.Text}, true, "v2", false, true},
+		{BroadcastFrames{Binary: f.Binary}, false, "", false, false},
+	} {
+		got, binary, ok := tc.f.For(tc.v2)
+		if string(got) != tc.want || binary != tc.binary || ok != tc.ok {
+			t.Errorf("For(%v) = %q, %v, %v; want %q, %v, %v", tc.v2, got, binary, ok, tc.want, tc.binary, tc.ok)
+		}
+	}
+}
+
 func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)

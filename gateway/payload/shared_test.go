@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/replication"
 )
 
@@ -42,5 +43,18 @@ func TestSharedRendersEachPayloadOnce(t *testing.T) {
 	s.Reset(notesChange(replication.Delete))
 	if same(whole, s.Whole(7)) || !strings.Contains(string(s.Whole(7)), `"type":"DELETE"`) {
 		t.Fatal("a new change reused the last one's payload")
+	}
+}
+
+// The original's rules for the payload without the row: a role that may
+// not read the key, or a table without a primary key, on inserts and
+// updates; deletes are never refused.
+func TestRefused(t *testing.T) {
+	ins := notesChange(replication.Insert)
+	if !Refused(noKeyView, ins) || !Refused(noPKView, ins) || Refused(clientView, ins) || Refused(noKeyView, notesChange(replication.Delete)) {
+		t.Fatal("Refused() disagrees with the original's rules")
+	}
+	if noKeyView.Err != authz.ErrUnauthorized || noPKView.Err != authz.ErrNoPrimaryKey {
+		t.Fatalf("errors: %q %q", noKeyView.Err, noPKView.Err)
 	}
 }

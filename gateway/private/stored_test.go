@@ -1,4 +1,4 @@
-package gateway
+package private
 
 import (
 	"encoding/json"
@@ -23,16 +23,16 @@ func TestReplayConfigParse(t *testing.T) {
 		{`{"since":-1}`, 0, 0, true},
 		{`{"since":1,"limit":-3}`, 0, 0, true},
 	} {
-		var r replayConfig
+		var r ReplayOption
 		if err := json.Unmarshal([]byte(tc.in), &r); err != nil {
 			if !tc.wantError {
 				t.Errorf("%s: %v", tc.in, err)
 			}
 			continue
 		}
-		since, limit, err := r.parse()
+		since, limit, err := r.Parse()
 		if (err != nil) != tc.wantError {
-			t.Errorf("parse(%s) error = %v, want error %v", tc.in, err, tc.wantError)
+			t.Errorf("Parse(%s) error = %v, want error %v", tc.in, err, tc.wantError)
 			continue
 		}
 		if err == nil {
@@ -40,7 +40,7 @@ func TestReplayConfigParse(t *testing.T) {
 				limit = policy.MaxReplay
 			}
 			if !since.Equal(time.UnixMilli(tc.since)) || limit != tc.limit {
-				t.Errorf("parse(%s) = %v, %d; want %d ms, %d", tc.in, since, limit, tc.since, tc.limit)
+				t.Errorf("Parse(%s) = %v, %d; want %d ms, %d", tc.in, since, limit, tc.since, tc.limit)
 			}
 		}
 	}
@@ -49,8 +49,8 @@ func TestReplayConfigParse(t *testing.T) {
 func TestPersistRequested(t *testing.T) {
 	for meta, want := range map[string]bool{``: false, `{}`: false, `{"persist":true}`: true, `{"persist":{"ttl":60}}`: true,
 		`{"persist":false}`: false, `{"persist":null}`: false, `not json`: false} {
-		if got := persistRequested([]byte(meta)); got != want {
-			t.Errorf("persistRequested(%q) = %v, want %v", meta, got, want)
+		if got := PersistRequested([]byte(meta)); got != want {
+			t.Errorf("PersistRequested(%q) = %v, want %v", meta, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package dbcast
 
 import (
 	"log/slog"
@@ -23,20 +23,19 @@ func messageRow(vals map[string]*string) *replication.Change {
 
 func ptr(s string) *string { return &s }
 
-func TestDBBroadcastDropsCounted(t *testing.T) {
-	h := NewHub(HubOptions{Logger: slog.New(slog.DiscardHandler), MaxBroadcastBytes: 16})
+func TestDropsCounted(t *testing.T) {
+	var s Stats
+	log := slog.New(slog.DiscardHandler)
 	valid := func(payload string) map[string]*string {
 		return map[string]*string{"topic": ptr("room"), "extension": ptr("broadcast"), "payload": ptr(payload),
 			"event": ptr("ev"), "private": ptr("f"), "id": ptr("0b6f1d0e-7f3a-4c1e-9d55-2b8f2f6a8c11")}
 	}
 	noTopic := valid(`{}`)
 	noTopic["topic"] = nil
-	var b replication.Batch
 	for _, row := range []map[string]*string{valid(`{}`), noTopic, valid(`{"pad":"more than sixteen bytes"}`)} {
-		b.Changes = append(b.Changes, *messageRow(row))
+		s.Accept(log, messageRow(row), 16)
 	}
-	h.Route(b)
-	if r, m, l := h.db.routed.Load(), h.db.dropped[dropMalformed].Load(), h.db.dropped[dropTooLarge].Load(); r != 1 || m != 1 || l != 1 {
+	if r, m, l := s.routed.Load(), s.dropped[dropMalformed].Load(), s.dropped[dropTooLarge].Load(); r != 1 || m != 1 || l != 1 {
 		t.Errorf("routed %d, malformed %d, too large %d; want 1 each", r, m, l)
 	}
 	for r, name := range dropReasonNames {
