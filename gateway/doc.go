@@ -2,13 +2,14 @@
 // socket, the channels a socket joins (1.x topic subscriptions,
 // postgres_changes bindings, broadcast and presence rooms, private channels),
 // and the Hub that routes every change, broadcast and presence diff to them.
-// The concepts around it live in subpackages: payload (how a change
-// renders), token (JWTs), authz (who may see a row), policy (private
-// channels' checks and stored broadcasts), migrate (the realtime schema),
-// cluster (several gateways as one), httpapi (the REST routes), outbox
-// (what a socket has yet to be sent, its writers and the slow-consumer
-// policy) and wsconn (a socket's WebSocket I/O: framing, corked and
-// non-blocking writes).
+// The concepts around it live in subpackages, each with its own doc:
+// payload (how a change renders), token (JWTs), authz (who may see a row),
+// policy and private (private channels' checks, stored broadcasts),
+// dbcast (broadcast from the database), join (admitting a join), presence,
+// broadcast (user broadcasts), expiry (token expiries), migrate (the
+// realtime schema), cluster (several gateways as one), httpapi (the REST
+// routes), outbox (what a socket has yet to be sent, its writers and the
+// slow-consumer policy) and wsconn (a socket's WebSocket I/O).
 // Configuration comes from cmd/realtime as Options and HubOptions; nothing
 // here reads the environment.
 //
