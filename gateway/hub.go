@@ -54,8 +54,6 @@ type Hub struct {
 	// topicChans finds a topic subscriber's channel (for its subject).
 	// Guarded by mu.
 	topicChans map[topicKey]*channel
-	// Owned by the Run goroutine.
-	pending []replication.Batch
 
 	stats hubStats
 	// latency observes commit-to-queue time per routed change. The hub
@@ -100,17 +98,6 @@ func NewHub(opts HubOptions) *Hub {
 		topicChans: map[topicKey]*channel{}}
 }
 
-// maxRound caps how many queued batches one routing round takes: with
-// authorization on, one round of visibility checks serves them all, and a
-// round costs about the same for 10 rows as for 200 (one statement per
-// subject, not per row). maxRoundChanges keeps a round's checks well
-// inside their timeout (a row costs about 1 us per subject it is checked
-// for) and bounds what waits in memory.
-const (
-	maxRound        = 128
-	maxRoundChanges = 1024
-)
-
 // Run routes batches until in is closed or ctx is done. It owns the
 // authorizer's refresher too, when there is one.
 func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
@@ -122,64 +109,13 @@ func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		wg.Go(func() { h.authz.Run(ctx) })
-		// While a round is being checked, the next one gathers here: the
-		// stream's own channel is short, and rounds as long as it would
-		// make the checks per row many times dearer. Bounded, so a slow
-		// database still holds the stream back.
-		queue, src := make(chan replication.Batch, maxRound), in
-		wg.Go(func() {
-			defer close(queue)
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case b, ok := <-src:
-					if !ok {
-						return
-					}
-					select {
-					case queue <- b:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-		})
-		in = queue
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case b, ok := <-in:
-			if !ok {
-				return
-			}
-			round := append(h.pending[:0], b)
-			changes := len(b.Changes)
-			// Without authorization a round is one batch, as before: there
-			// is nothing to share between batches.
-			for open := true; open && h.authz != nil && len(round) < maxRound && changes < maxRoundChanges; {
-				select {
-				case b, ok := <-in:
-					if !ok {
-						open = false
-						break
-					}
-					round = append(round, b)
-					changes += len(b.Changes)
-				default:
-					open = false
-				}
-			}
-			// A round that began is finished even when routing is being
-			// stopped: its checks are bounded by their own timeout, and a
-			// check cut short would hide changes that are then confirmed.
-			h.routeRound(context.WithoutCancel(ctx), round)
-			clear(round)
-			h.pending = round[:0]
-		}
-	}
+	authz.GatherRounds(ctx, in, h.authz != nil, func(round []replication.Batch) {
+		// A round that began is finished even when routing is being
+		// stopped: its checks are bounded by their own timeout, and a
+		// check cut short would hide changes that are then confirmed.
+		h.routeRound(context.WithoutCancel(ctx), round)
+	})
 }
 
 // Route hands one batch to the subscribed sockets, then confirms its commit.

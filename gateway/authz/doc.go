@@ -17,12 +17,14 @@
 //
 // # Who runs checks and how they are batched
 //
-// The hub's routing goroutine calls WaitVisible and Check for one routing
-// round (up to 128 queued replication batches or 1,024 changes; the next
-// round gathers in a bounded queue meanwhile) before delivering it, and only when the round
-// has inserts or updates on a table with RLS that in-memory filters let
-// through to a role that does not bypass RLS: rounds without RLS tables
-// cost no database round trip. WaitVisible first waits until the round's
+// The hub's routing goroutine takes replication batches as routing rounds
+// from GatherRounds (up to 128 queued batches or 1,024 changes; the next
+// round gathers meanwhile in a bounded queue, on a goroutine GatherRounds
+// owns and stops before it returns) and calls WaitVisible and Check for
+// each round before delivering it, and only when the round has inserts or
+// updates on a table with RLS that in-memory filters let through to a
+// role that does not bypass RLS: rounds without RLS tables cost no
+// database round trip. WaitVisible first waits until the round's
 // transactions are visible to new snapshots (logical decoding sees a
 // commit a moment before other sessions do). Check takes one Request per
 // (table, distinct claims) with every primary key of the round for that
