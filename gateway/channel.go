@@ -246,7 +246,7 @@ func (c *conn) prepareConfigJoin(m phoenix.Message, ch *channel, raw json.RawMes
 	if !ok || sub == "" {
 		return nil, nil, join.NoTopicName()
 	}
-	var cfg joinConfig
+	var cfg join.Config
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, nil, join.BadConfig(err)

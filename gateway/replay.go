@@ -25,7 +25,7 @@ type joinExtras struct {
 // prepareBroadcastJoin reads the broadcast options of a config join and
 // authorizes a private channel. It returns the refusal, or nil.
 func (c *conn) prepareBroadcastJoin(ch *channel, raw json.RawMessage) *join.Refusal {
-	var cfg joinConfig
+	var cfg join.Config
 	if err := json.Unmarshal(raw, &cfg); err == nil {
 		ch.extras.replay = cfg.Broadcast.Replay
 		ch.extras.replicationReady = bool(cfg.Broadcast.ReplicationReady)

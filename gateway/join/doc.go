@@ -3,9 +3,9 @@
 // log line each refusal gets; the per-socket join rate (Rate); the checks
 // against the replication stream that hold a join until the first slot
 // exists and refuse a subscription which could never deliver (Checker);
-// and reading the token a join carries (Token). The gateway's core runs a
-// join in order and answers it; this package decides nothing about
-// channels, rooms or routing.
+// reading the token a join carries (Token) and a realtime-js 2.x join's
+// config (Config). The gateway's core runs a join in order and answers
+// it; this package decides nothing about channels, rooms or routing.
 //
 // # Concurrency
 //
