@@ -18,16 +18,17 @@
 //   - The router, Hub.Run: one per process. It takes replication Batches in
 //     commit order, routes each change under the hub's read lock, and
 //     confirms a commit once all its frames are queued. It owns the routing
-//     scratch space (deliveries, the shared payloads, the outbox.Router),
-//     the column caches and, with secure channels, the authorizer and its
-//     refresher. Under the lock it only queues (outbox.Router.Deliver);
-//     after it (outbox.Router.Flush) it writes the sockets it filled, without
-//     waiting for any client, on itself and on one helper per spare CPU,
-//     and may wait for sockets whose queues are full: only when most of a
-//     batch's sockets are behind (a bulk write: the wait is backpressure on
-//     the WAL), or at most outbox.MinorityWait per batch for a few
-//     laggards, which are otherwise let past their limit and closed after
-//     the grace.
+//     scratch space (deliveries, the shared payloads, the outbox.Router), the
+//     column caches and, with secure channels, the authorizer, its refresher
+//     and authz.GatherRounds's queue, where the next round of batches gathers
+//     while one is checked. Under the lock it only queues
+//     (outbox.Router.Deliver); after it (outbox.Router.Flush) it writes the
+//     sockets it filled, without waiting for any client, on itself and on one
+//     helper per spare CPU, and may wait for sockets whose queues are full:
+//     only when most of a batch's sockets are behind (a bulk write: the wait
+//     is backpressure on the WAL), or at most outbox.MinorityWait per batch
+//     for a few laggards, which are otherwise let past their limit and closed
+//     after the grace.
 //   - A socket's reader, conn.run: one per socket, for its lifetime. It
 //     owns the socket's channels and its join rate, and takes the hub's
 //     write lock to join and leave. A join may block on I/O (the catalog
