@@ -2,13 +2,16 @@ package gateway
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/pgrealtime/realtime/gateway/httpapi"
+	"github.com/pgrealtime/realtime/gateway/outbox"
 	"github.com/pgrealtime/realtime/gateway/private"
 )
 
 // apiCore is the core as the HTTP API (gateway/httpapi) sees it: the
-// server's token check, write checks and store, and its hub's rooms.
+// server's token check, write checks and store, its hub's rooms, and the
+// counters both keep.
 type apiCore struct{ s *Server }
 
 var _ httpapi.Core = apiCore{}
@@ -39,9 +42,17 @@ func (a apiCore) Store(room RoomRef, event string, payload json.RawMessage, bina
 
 func (a apiCore) Send(m RoomMessage) { a.s.hub.sendRoom(m, nil) }
 
-func (a apiCore) Live() bool {
-	live, _ := a.s.live()
-	return live
+func (a apiCore) Stats() httpapi.Stats {
+	s, h := a.s, &a.s.hub.stats
+	st := httpapi.Stats{Sockets: s.Sockets(), Channels: h.channels.Load(), Lag: time.Duration(h.lag.Load()),
+		Changes: h.changes.Load(), Messages: h.messages.Load(), Bytes: h.bytes.Load(),
+		BadFrames: s.badFrames.Load(), Panics: s.panics.Load(), Refused: s.refused.Load(),
+		RouterWait: time.Duration(s.routerWait.Load())}
+	for r := range outbox.NumReasons {
+		st.Disconnects = append(st.Disconnects, httpapi.Count{Label: r.String(), N: s.disconnects[r].Load()})
+	}
+	st.Live, st.Replication = s.live()
+	return st
 }
 
-func (a apiCore) Sockets() int { return a.s.Sockets() }
+func (a apiCore) RefuseSocket() { a.s.refused.Add(1) }

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -107,4 +109,96 @@ func TestAPIBroadcast(t *testing.T) {
 		t.Fatalf("missing topic: %d", resp.StatusCode)
 	}
 	resp.Body.Close()
+}
+
+// TestMetrics checks the counters apiCore.Stats hands gateway/httpapi and
+// the hub's collectors, as scraped.
+func TestMetrics(t *testing.T) {
+	ts := newTestServer(t, func(c *Options) { c.ExposeMetrics = true })
+	c := ts.dial(t, "")
+	joinTopic(t, c, "realtime:*", "1")
+	ts.hub.Route(serviceUpdate("1", "1", "2"))
+	c.read()
+	resp, err := http.Get(ts.httpURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"realtime_sockets 1", "realtime_channels 1", "realtime_replication_lag_seconds", "realtime_changes_total 1", "realtime_messages_sent_total 1",
+		`realtime_disconnects_total{reason="slow_consumer"} 0`, "realtime_commit_to_send_seconds_count 1", "realtime_replication_live 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+}
+
+// httpURL is the test server's base URL for plain HTTP.
+func (ts *testServer) httpURL() string { return "http" + strings.TrimPrefix(ts.url, "ws") }
+
+// viaHost returns a client that sends every request to the test server
+// whatever host its URL names, as Kong sends the 2.x server's requests to
+// realtime-dev.supabase-realtime.
+func (ts *testServer) viaHost() *http.Client {
+	addr := strings.TrimPrefix(ts.httpURL(), "http://")
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}}
+}
+
+func do(t *testing.T, c *http.Client, method, url string, header map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(`{"messages":[{"topic":"room","event":"e","payload":{}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestTenantFromHost checks the tenant checks (gateway/httpapi's, tested
+// there) as the core mounts them, and that the sockets they refuse count
+// among the core's refused connections.
+func TestTenantFromHost(t *testing.T) {
+	ts := newTestServer(t, func(c *Options) { c.TenantFromHost = true })
+	hc := ts.viaHost()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://realtime-dev.supabase-realtime:4000/socket/websocket?vsn=2.0.0", &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("socket for the configured tenant: %v", err)
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+
+	for _, tc := range []struct {
+		method, url string
+		status      int
+		body        string
+	}{
+		{"GET", "http://other.supabase-realtime:4000/socket/websocket", 404, `{"error":"Tenant not found"}`},
+		{"GET", "http://localhost:4000/realtime/v1/websocket", 404, `{"error":"Tenant not found"}`},
+		{"GET", "http://other.example.com/realtime/v1/nothing", 404, `{"error":"Tenant not found"}`},
+		{"POST", "http://other.example.com/api/broadcast", 401, `{"message":"Tenant not found in database"}`},
+		{"POST", "http://other.example.com/realtime/v1/api/broadcast", 401, `{"message":"Tenant not found in database"}`},
+		{"POST", "http://realtime-dev/realtime/v1/api/broadcast", 202, ""},
+		// Not tenant-scoped in the 2.x server either.
+		{"GET", "http://other.example.com/health", 200, `"live":true`},
+	} {
+		status, body := do(t, hc, tc.method, tc.url, nil)
+		if status != tc.status || !strings.Contains(body, tc.body) {
+			t.Errorf("%s %s = %d %s, want %d %s", tc.method, tc.url, status, body, tc.status, tc.body)
+		}
+	}
+	if n := ts.srv.refused.Load(); n != 3 {
+		t.Errorf("refused connections = %d, want the 3 refused socket paths", n)
+	}
 }

@@ -7,8 +7,8 @@
 // policy and private (private channels' checks, stored broadcasts),
 // dbcast (broadcast from the database), join (admitting a join), presence,
 // broadcast (user broadcasts), expiry (token expiries), migrate (the
-// realtime schema), cluster (several gateways as one), httpapi (the REST
-// routes), outbox (what a socket has yet to be sent, its writers and the
+// realtime schema), cluster (several gateways as one), httpapi (every HTTP
+// route but the socket's, their guards, /health and /metrics), outbox (what a socket has yet to be sent, its writers and the
 // slow-consumer policy) and wsconn (a socket's WebSocket I/O).
 // Configuration comes from cmd/realtime as Options and HubOptions; nothing
 // here reads the environment.

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,7 +10,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pgrealtime/realtime/gateway/authz"
 	"github.com/pgrealtime/realtime/gateway/httpapi"
 	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/gateway/outbox"
@@ -48,7 +49,6 @@ type Server struct {
 	auth   *token.Verifier
 	// policy authorizes private channels (private.go); nil: refused.
 	policy private.Policy
-	mets   *metrics
 	// api serves the HTTP API; the server mounts its routes and guards.
 	api *httpapi.API
 
@@ -94,7 +94,10 @@ func NewServer(opts Options, hub *Hub, repl Replication) (*Server, error) {
 		}
 		s.auth = token.NewVerifier(opts.JWTSecret, jwks, opts.ClaimValidators)
 	}
-	s.mets = newMetrics(s)
+	collectors := []prometheus.Collector{hub.latency, &hub.db, &s.joinRefusals}
+	if hub.authz != nil {
+		collectors = append(collectors, authz.NewCollector(hub.authz))
+	}
 	s.api = httpapi.New(httpapi.Config{
 		Logger:            opts.Logger,
 		MaxBroadcastBytes: opts.MaxBroadcastBytes,
@@ -103,6 +106,8 @@ func NewServer(opts Options, hub *Hub, repl Replication) (*Server, error) {
 		TenantFromHost:    opts.TenantFromHost,
 		JWTSecret:         opts.JWTSecret,
 		JWKS:              opts.JWKS,
+		ExposeMetrics:     opts.ExposeMetrics,
+		Collectors:        collectors,
 	}, apiCore{s})
 	return s, nil
 }
@@ -112,13 +117,8 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /socket/websocket", s.serveSocket)
 	mux.HandleFunc("GET /realtime/v1/websocket", s.serveSocket)
-	mux.HandleFunc("GET /health", s.serveHealth)
-	if s.cfg.ExposeMetrics {
-		mux.Handle("GET /metrics", s.mets.handler())
-	}
-	mux.HandleFunc("GET /{$}", s.serveHealth)
 	s.api.Register(mux)
-	return s.api.Wrap(s.withTenant(mux))
+	return s.api.Wrap(mux)
 }
 
 // live reports whether changes are flowing, and why not.
@@ -128,33 +128,6 @@ func (s *Server) live() (bool, replication.Status) {
 	}
 	st := s.repl.Status()
 	return st.Live, st
-}
-
-func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
-	live, st := s.live()
-	s.mu.Lock()
-	sockets := len(s.conns)
-	s.mu.Unlock()
-	body := map[string]any{
-		"live":          live,
-		"sockets":       sockets,
-		"slot":          st.Slot,
-		"temporary":     st.Temporary,
-		"confirmed_lsn": st.ConfirmedLSN.String(),
-		"lag_bytes":     st.LagBytes,
-		"reconnects":    st.Reconnects,
-	}
-	if st.LastError != "" {
-		body["last_error"] = st.LastError
-	}
-	if st.Stalled != "" {
-		body["stalled"] = st.Stalled
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if !live {
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}
-	json.NewEncoder(w).Encode(body)
 }
 
 // socketToken finds the connect-time token as the original does: the

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pgrealtime/realtime/gateway/cluster"
 	"github.com/pgrealtime/realtime/phoenix"
 )
@@ -29,10 +31,12 @@ type Core interface {
 	// Send delivers a broadcast to the room's members on this gateway and,
 	// in a cluster, on the others. It never blocks on a socket.
 	Send(m cluster.RoomMessage)
-	// Live reports whether changes are flowing from the database.
-	Live() bool
-	// Sockets is the number of open sockets.
-	Sockets() int
+	// Stats is a snapshot of the core's counters, for /health, /metrics
+	// and the admin health route.
+	Stats() Stats
+	// RefuseSocket counts a socket refused here, before the core saw it,
+	// among the core's refused connections.
+	RefuseSocket()
 }
 
 // Config is what the API serves with. The core fills it from its own
@@ -53,14 +57,19 @@ type Config struct {
 	// JWTSecret and JWKS verify the admin route's token. Both empty: the
 	// admin route is open, like the rest of the gateway.
 	JWTSecret, JWKS string
+	// ExposeMetrics serves /metrics: the core's Stats and Collectors (the
+	// core's own histograms and counters) in the Prometheus format.
+	ExposeMetrics bool
+	Collectors    []prometheus.Collector
 }
 
 // API serves the gateway's HTTP API. It holds no state of its own beyond
 // its configuration.
 type API struct {
-	cfg  Config
-	core Core
-	log  *slog.Logger
+	cfg     Config
+	core    Core
+	log     *slog.Logger
+	metrics http.Handler // nil without ExposeMetrics
 }
 
 // New returns the API over core.
@@ -69,13 +78,22 @@ func New(cfg Config, core Core) *API {
 	if log == nil {
 		log = slog.Default().With("component", "httpapi")
 	}
-	return &API{cfg: cfg, core: core, log: log}
+	a := &API{cfg: cfg, core: core, log: log}
+	if cfg.ExposeMetrics {
+		a.metrics = metricsHandler(core, cfg.Collectors)
+	}
+	return a
 }
 
 // Register adds the API's routes to mux: the REST broadcasts under both
-// prefixes, and the 2.x admin health route that Supabase's self-hosted
-// stack calls.
+// prefixes, the 2.x admin health route that Supabase's self-hosted stack
+// calls, our own health check and the metrics.
 func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /health", a.serveHealth)
+	mux.HandleFunc("GET /{$}", a.serveHealth)
+	if a.metrics != nil {
+		mux.Handle("GET /metrics", a.metrics)
+	}
 	mux.HandleFunc("POST /api/broadcast", a.serveBroadcast)
 	mux.HandleFunc("POST /realtime/v1/api/broadcast", a.serveBroadcast)
 	mux.HandleFunc("GET /api/tenants/{tenant}/health", a.serveTenantHealth)
@@ -85,9 +103,9 @@ func (a *API) Register(mux *http.ServeMux) {
 
 // Wrap puts the API's guards in front of next, the whole server's
 // handler: CORS for API paths (outermost, so preflights are answered
-// whatever the host), then the tenant check of API requests.
+// whatever the host), then the tenant checks of API requests and sockets.
 func (a *API) Wrap(next http.Handler) http.Handler {
-	return a.withCORS(a.withTenant(next))
+	return a.withCORS(a.withTenant(a.withSocketTenant(next)))
 }
 
 // IsAPIPath reports whether path belongs to the HTTP API, which browsers

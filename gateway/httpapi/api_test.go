@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pgrealtime/realtime/gateway/cluster"
@@ -24,6 +25,10 @@ type fakeCore struct {
 	// refuse lists the "topic/extension" writes MayWrite refuses.
 	refuse   map[string]bool
 	storeErr error
+	// stats, when set, is what Stats reports.
+	stats *Stats
+
+	refused atomic.Int64
 
 	mu       sync.Mutex
 	sent     []cluster.RoomMessage
@@ -61,8 +66,14 @@ func (f *fakeCore) Send(m cluster.RoomMessage) {
 	f.sent = append(f.sent, m)
 }
 
-func (f *fakeCore) Live() bool   { return true }
-func (f *fakeCore) Sockets() int { return 3 }
+func (f *fakeCore) Stats() Stats {
+	if f.stats != nil {
+		return *f.stats
+	}
+	return Stats{Sockets: 3, Live: true}
+}
+
+func (f *fakeCore) RefuseSocket() { f.refused.Add(1) }
 
 func (f *fakeCore) messages() []cluster.RoomMessage {
 	f.mu.Lock()

@@ -22,9 +22,38 @@ func TenantOf(r *http.Request) string {
 	return id
 }
 
+// socketPath reports whether path is the socket's, which the 2.x server
+// serves per tenant: under either of our prefixes, except the HTTP API's
+// (withTenant checks those and answers in the API's shape).
+func socketPath(path string) bool {
+	return strings.HasPrefix(path, "/socket/") ||
+		strings.HasPrefix(path, "/realtime/v1/") && !IsAPIPath(path)
+}
+
+// withSocketTenant refuses a socket whose host names another tenant before
+// it reaches a route, with the status and body of the 2.x server's connect
+// error, and counts it among the core's refused connections.
+func (a *API) withSocketTenant(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.cfg.TenantFromHost || !socketPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id := TenantOf(r)
+		if strings.EqualFold(id, a.cfg.Tenant) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		a.log.Info("request refused: unknown tenant", "tenant", id, "host", r.Host, "path", r.URL.Path,
+			"want", a.cfg.Tenant, "hint", "the first label of the host name must be SELF_HOST_TENANT_NAME")
+		a.core.RefuseSocket()
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Tenant not found"})
+	})
+}
+
 // tenantScoped reports whether path is an API path served per tenant in
 // the 2.x server: the REST broadcast, under either of our prefixes. The
-// socket's paths are scoped too; the core checks those itself.
+// socket's paths are scoped too (withSocketTenant).
 func tenantScoped(path string) bool {
 	return path == "/api/broadcast" || strings.HasPrefix(path, "/api/broadcast/") ||
 		strings.HasPrefix(path, "/realtime/v1/api/")
@@ -65,7 +94,8 @@ func (a *API) serveTenantHealth(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "not found"})
 		return
 	}
-	live := a.core.Live()
+	s := a.core.Stats()
+	live := s.Live
 	node, _ := os.Hostname()
 	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
 		"healthy": live,
@@ -73,7 +103,7 @@ func (a *API) serveTenantHealth(w http.ResponseWriter, r *http.Request) {
 		// streams, the database is reachable.
 		"db_connected":          live,
 		"replication_connected": live,
-		"connected_cluster":     a.core.Sockets(),
+		"connected_cluster":     s.Sockets,
 		"region":                nil,
 		"node":                  node,
 	}})

@@ -24,13 +24,17 @@ func TestTenantFromHost(t *testing.T) {
 		{"POST", "http://other.example.com/realtime/v1/api/broadcast/room/events/e", 401, `{"message":"Tenant not found in database"}`},
 		{"POST", "http://Realtime-Dev.example.com:4000/api/broadcast", 202, ""},
 		{"POST", "http://realtime-dev/realtime/v1/api/broadcast", 202, ""},
-		// The socket's tenant is the core's to check.
-		{"GET", "http://other.example.com/socket/websocket", 200, "socket"},
+		{"GET", "http://other.example.com/socket/websocket", 404, `{"error":"Tenant not found"}`},
+		{"GET", "http://localhost:4000/realtime/v1/websocket", 404, `{"error":"Tenant not found"}`},
+		{"GET", "http://realtime-dev.supabase-realtime:4000/socket/websocket", 200, "socket"},
 	} {
 		status, _, body := request(t, hc, tc.method, tc.url, batch, nil)
 		if status != tc.status || !strings.Contains(body, tc.body) {
 			t.Errorf("%s %s = %d %s, want %d %s", tc.method, tc.url, status, body, tc.status, tc.body)
 		}
+	}
+	if n := ta.core.refused.Load(); n != 2 {
+		t.Errorf("refused sockets = %d, want the 2 of other tenants", n)
 	}
 }
 

@@ -1,34 +1,28 @@
-package gateway
+package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/pgrealtime/realtime/gateway/authz"
-	"github.com/pgrealtime/realtime/gateway/outbox"
 )
 
-// metrics exposes the gateway's counters in the Prometheus format. It reads
-// the counters the server and hub keep anyway, at scrape time, so the hot
-// path pays for nothing but the hub's latency histogram.
+// metrics exposes the core's Stats in the Prometheus format, read at
+// scrape time, next to the collectors the core hands over (Config.Collectors).
 type metrics struct {
-	s        *Server
-	registry *prometheus.Registry
+	core Core
 
 	sockets, channels, changes, messages, bytes, disconnects, badFrames, panics, refused, lagSeconds *prometheus.Desc
 	live, lag, reconnects, confirmed, routerWait                                                     *prometheus.Desc
 }
 
-func newMetrics(s *Server) *metrics {
+// metricsHandler serves a registry of the core's stats and extra.
+func metricsHandler(core Core, extra []prometheus.Collector) http.Handler {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("realtime_"+name, help, labels, nil)
 	}
 	m := &metrics{
-		s:           s,
-		registry:    prometheus.NewRegistry(),
+		core:        core,
 		sockets:     d("sockets", "Open WebSocket connections."),
 		channels:    d("channels", "Joined channels (topics) over all sockets."),
 		lagSeconds:  d("replication_lag_seconds", "Commit-to-routing delay of the last transaction routed: how far behind PostgreSQL the gateway delivers."),
@@ -45,11 +39,10 @@ func newMetrics(s *Server) *metrics {
 		confirmed:   d("replication_confirmed_lsn", "Last LSN confirmed to PostgreSQL."),
 		routerWait:  d("router_wait_seconds_total", "Time routing spent waiting for sockets whose queues were full; every subscriber waited with it."),
 	}
-	m.registry.MustRegister(m, s.hub.latency, &s.hub.db, &s.joinRefusals)
-	if a := s.hub.authz; a != nil {
-		m.registry.MustRegister(authz.NewCollector(a))
-	}
-	return m
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(m)
+	registry.MustRegister(extra...)
+	return promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
 }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
@@ -60,37 +53,32 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	s := m.s
+	s := m.core.Stats()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
-	gauge(m.sockets, float64(s.Sockets()))
-	gauge(m.channels, float64(s.hub.stats.channels.Load()))
-	gauge(m.lagSeconds, time.Duration(s.hub.stats.lag.Load()).Seconds())
-	counter(m.changes, float64(s.hub.stats.changes.Load()))
-	counter(m.messages, float64(s.hub.stats.messages.Load()))
-	counter(m.bytes, float64(s.hub.stats.bytes.Load()))
-	for r := range outbox.NumReasons {
-		counter(m.disconnects, float64(s.disconnects[r].Load()), r.String())
+	gauge(m.sockets, float64(s.Sockets))
+	gauge(m.channels, float64(s.Channels))
+	gauge(m.lagSeconds, s.Lag.Seconds())
+	counter(m.changes, float64(s.Changes))
+	counter(m.messages, float64(s.Messages))
+	counter(m.bytes, float64(s.Bytes))
+	for _, c := range s.Disconnects {
+		counter(m.disconnects, float64(c.N), c.Label)
 	}
-	counter(m.badFrames, float64(s.badFrames.Load()))
-	counter(m.panics, float64(s.panics.Load()))
-	counter(m.refused, float64(s.refused.Load()))
-	counter(m.routerWait, time.Duration(s.routerWait.Load()).Seconds())
-	live, st := s.live()
-	if live {
-		gauge(m.live, 1)
-	} else {
-		gauge(m.live, 0)
+	counter(m.badFrames, float64(s.BadFrames))
+	counter(m.panics, float64(s.Panics))
+	counter(m.refused, float64(s.Refused))
+	counter(m.routerWait, s.RouterWait.Seconds())
+	live := 0.0
+	if s.Live {
+		live = 1
 	}
-	gauge(m.lag, float64(st.LagBytes))
-	counter(m.reconnects, float64(st.Reconnects))
-	gauge(m.confirmed, float64(st.ConfirmedLSN))
-}
-
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	gauge(m.live, live)
+	gauge(m.lag, float64(s.Replication.LagBytes))
+	counter(m.reconnects, float64(s.Replication.Reconnects))
+	gauge(m.confirmed, float64(s.Replication.ConfirmedLSN))
 }
