@@ -57,7 +57,7 @@ type Hub struct {
 
 	stats hubStats
 	// latency observes commit-to-queue time per routed change. The hub
-	// owns it; the server's /metrics exposes it.
+	// owns it; httpapi serves it at /metrics.
 	latency prometheus.Histogram
 	// maxRecordBytes marks larger changes TooLarge; 0 = no limit.
 	maxRecordBytes int
