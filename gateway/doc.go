@@ -22,9 +22,9 @@
 //     column caches and, with secure channels, the authorizer, its refresher
 //     and authz.GatherRounds's queue, where the next round of batches gathers
 //     while one is checked. Under the lock it only queues
-//     (outbox.Router.Deliver); after it (outbox.Router.Flush) it writes the
-//     sockets it filled, without waiting for any client, on itself and on one
-//     helper per spare CPU, and may wait for sockets whose queues are full:
+//     (outbox.Router.Deliver); after it (outbox.Router.Flush) it has the
+//     sockets it filled written, without waiting for any client, by one
+//     helper per CPU (a handful it writes itself), and may wait for sockets whose queues are full:
 //     only when most of a batch's sockets are behind (a bulk write: the wait
 //     is backpressure on the WAL), or at most outbox.MinorityWait per batch
 //     for a few laggards, which are otherwise let past their limit and closed

@@ -101,7 +101,7 @@ func NewHub(opts HubOptions) *Hub {
 // Run routes batches until in is closed or ctx is done. It owns the
 // authorizer's refresher too, when there is one.
 func (h *Hub) Run(ctx context.Context, in <-chan replication.Batch) {
-	h.out.Start(runtime.GOMAXPROCS(0) - 1)
+	h.out.Start(runtime.GOMAXPROCS(0))
 	defer h.out.Stop()
 	if h.authz != nil {
 		var wg sync.WaitGroup

@@ -251,3 +251,31 @@ func TestShutdownWritesTheQueueFirst(t *testing.T) {
 		}
 	})
 }
+
+// A pass that fills many boxes is written by the helpers, in parts; every
+// box gets its frames, and Stop waits for the helpers.
+func TestHelpersWriteALargePass(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := &Config{Limit: 1 << 20, Grace: time.Second}
+		outs := make([]*recorder, 3*minShared)
+		boxes := make([]*Box, len(outs))
+		for i := range outs {
+			outs[i] = &recorder{}
+			boxes[i] = newBox(cfg, outs[i])
+		}
+		var r Router
+		r.Start(2)
+		for i := range 5 {
+			for _, b := range boxes {
+				r.Deliver(b, frame(i))
+			}
+			r.Flush()
+		}
+		r.Stop()
+		synctest.Wait()
+		for i, b := range boxes {
+			b.Finish(ClientClose)
+			wantFrames(t, outs[i].frames(), 5)
+		}
+	})
+}

@@ -8,10 +8,10 @@
 //
 //   - The router (the gateway's Hub.Run) calls Router.Deliver under the
 //     hub's lock, which never waits, then Router.Flush after it: Flush
-//     writes the boxes the pass filled from empty without waiting for any
-//     client, on the router and on the helpers Router.Start started (one
-//     per spare CPU, stopped by Router.Stop), and waits, bounded, for boxes
-//     that were full.
+//     has the boxes the pass filled from empty written without waiting for
+//     any client, by the helpers Router.Start started (one per CPU, stopped
+//     by Router.Stop; a handful the router writes itself), and waits,
+//     bounded, for boxes that were full.
 //   - A box's writer goroutine (drain) is started when a frame is queued
 //     for a box nobody writes (Enqueue: replies, broadcasts, presence) or
 //     when a routed write could not send everything; it lingers
