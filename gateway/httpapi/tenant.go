@@ -34,8 +34,18 @@ func socketPath(path string) bool {
 // it reaches a route, with the status and body of the 2.x server's connect
 // error, and counts it among the core's refused connections.
 func (a *API) withSocketTenant(next http.Handler) http.Handler {
+	return a.checkTenant(next, socketPath, func(w http.ResponseWriter) {
+		a.core.RefuseSocket()
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Tenant not found"})
+	})
+}
+
+// checkTenant passes on a request whose path scoped does not claim, or
+// whose host names the tenant; it logs the others and answers them with
+// refuse.
+func (a *API) checkTenant(next http.Handler, scoped func(path string) bool, refuse func(http.ResponseWriter)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.cfg.TenantFromHost || !socketPath(r.URL.Path) {
+		if !a.cfg.TenantFromHost || !scoped(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -46,8 +56,7 @@ func (a *API) withSocketTenant(next http.Handler) http.Handler {
 		}
 		a.log.Info("request refused: unknown tenant", "tenant", id, "host", r.Host, "path", r.URL.Path,
 			"want", a.cfg.Tenant, "hint", "the first label of the host name must be SELF_HOST_TENANT_NAME")
-		a.core.RefuseSocket()
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Tenant not found"})
+		refuse(w)
 	})
 }
 
@@ -63,18 +72,7 @@ func tenantScoped(path string) bool {
 // the status and body of the 2.x AssignTenant plug, before it reaches a
 // route.
 func (a *API) withTenant(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.cfg.TenantFromHost || !tenantScoped(r.URL.Path) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		id := TenantOf(r)
-		if strings.EqualFold(id, a.cfg.Tenant) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		a.log.Info("request refused: unknown tenant", "tenant", id, "host", r.Host, "path", r.URL.Path,
-			"want", a.cfg.Tenant, "hint", "the first label of the host name must be SELF_HOST_TENANT_NAME")
+	return a.checkTenant(next, tenantScoped, func(w http.ResponseWriter) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Tenant not found in database"})
 	})
 }
