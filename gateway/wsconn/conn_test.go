@@ -3,6 +3,8 @@ package wsconn
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -200,5 +202,35 @@ func TestWaitReadFrameAndInterrupt(t *testing.T) {
 	}()
 	if _, err := p.srv.Wait(ctx, time.Minute); err == nil || ctx.Err() == nil {
 		t.Fatalf("interrupted wait: %v", err)
+	}
+}
+
+// WriteNow writes to the descriptor itself, and a close waits for such a
+// write and stops the next: a closed descriptor's number may already be
+// another client's socket.
+func TestWriteNowStopsAtClose(t *testing.T) {
+	p := dial(t, Options{WriteTimeout: time.Second})
+	if p.srv.cork.fd < 0 {
+		t.Fatal("a TCP socket has no descriptor to write to")
+	}
+	var abort atomic.Bool
+	wrote := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := p.srv.WriteNow([]Frame{{Data: []byte("x")}}, &abort); err != nil {
+				wrote <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	p.srv.CloseNow()
+	select {
+	case err := <-wrote:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("WriteNow after close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WriteNow went on after the close")
 	}
 }

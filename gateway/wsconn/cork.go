@@ -36,6 +36,14 @@ type corkedConn struct {
 	// the socket under it (nil when it has none), for waitReadable.
 	br  *bufio.Reader
 	raw syscall.RawConn
+	// fd is raw's descriptor (-1 without one), which writeNow writes to
+	// directly (see writeFD); fdMu and fdClosed keep those writes off a
+	// closed descriptor.
+	fd       int
+	fdMu     sync.RWMutex
+	fdClosed bool
+	// bufp is the pool's pointer for buf, put back with it.
+	bufp *[]byte
 	// readBefore is set by the first waitReadable (the reader's only).
 	readBefore bool
 	// handshake is held while coder/websocket runs the close handshake,
@@ -166,7 +174,7 @@ func (c *corkedConn) appendFrameLocked(f Frame) {
 // next. What was not taken stays in buf with the socket corked, so that it
 // goes out first, before any later frame (ours or coder/websocket's), with
 // the next uncork; done is false then, and the caller must see to that
-// uncork. Without a raw connection (a pipe, TLS) nothing can be tried
+// uncork. Without a descriptor (a pipe, TLS) nothing can be tried
 // without waiting: all of it is held.
 func (c *corkedConn) writeNow(batch []Frame, abort *atomic.Bool) (done bool, err error) {
 	c.mu.Lock()
@@ -183,10 +191,8 @@ func (c *corkedConn) writeNow(batch []Frame, abort *atomic.Bool) (done bool, err
 		return true, nil
 	}
 	n := 0
-	if c.raw != nil && !c.corked {
-		// A deadline in the past fails even a write that would not wait.
-		c.armLocked()
-		if n, err = writeNonBlocking(c.raw, c.buf); err != nil {
+	if c.fd >= 0 && !c.corked {
+		if n, err = c.writeFD(c.buf); err != nil {
 			c.buf = c.buf[:0]
 			c.putBuf()
 			return false, err
@@ -200,6 +206,31 @@ func (c *corkedConn) writeNow(batch []Frame, abort *atomic.Bool) (done bool, err
 	c.buf = c.buf[:copy(c.buf, c.buf[n:])]
 	c.corked = true
 	return false, nil
+}
+
+// writeFD writes b to the socket's descriptor once, without waiting for
+// room, and returns how much the kernel took. It bypasses the runtime's
+// poller (RawConn.Write's locks and deadline checks were a twelfth of the
+// gateway's CPU at 100,000 frames/s), so it must keep its own guard: a
+// closed descriptor's number may be given to another client's socket at
+// once, so Close waits for a write in progress, and none starts after it.
+func (c *corkedConn) writeFD(b []byte) (int, error) {
+	c.fdMu.RLock()
+	defer c.fdMu.RUnlock()
+	if c.fdClosed {
+		return 0, net.ErrClosed
+	}
+	return writeNonBlocking(c.fd, b)
+}
+
+// Close closes the connection once no writeFD is under way. Every close
+// of the socket comes here: coder/websocket closes the connection it was
+// handed, which is this one.
+func (c *corkedConn) Close() error {
+	c.fdMu.Lock()
+	c.fdClosed = true
+	c.fdMu.Unlock()
+	return c.Conn.Close()
 }
 
 // putBufUnlessCorked returns the buffer unless a batch (or held bytes)
@@ -224,7 +255,7 @@ func (c *corkedConn) flushLocked() error {
 func (c *corkedConn) getBuf() {
 	if c.buf == nil && c.bufs != nil {
 		if b, ok := c.bufs.Get().(*[]byte); ok {
-			c.buf = (*b)[:0]
+			c.buf, c.bufp = (*b)[:0], b
 		}
 	}
 }
@@ -232,10 +263,15 @@ func (c *corkedConn) getBuf() {
 // putBuf gives the buffer back: between batches an idle socket holds none.
 func (c *corkedConn) putBuf() {
 	if c.bufs != nil && cap(c.buf) <= corkLimit*2 {
-		b := c.buf[:0]
-		c.bufs.Put(&b)
+		// The pool's own pointer goes back with it: a new one would be
+		// an allocation per batch.
+		if c.bufp == nil {
+			c.bufp = new([]byte)
+		}
+		*c.bufp = c.buf[:0]
+		c.bufs.Put(c.bufp)
 	}
-	c.buf = nil
+	c.buf, c.bufp = nil, nil
 }
 
 // corkingWriter hands coder/websocket a hijacked connection wrapped in a
@@ -253,7 +289,7 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w.conn = &corkedConn{Conn: nc, bufs: w.bufs, timeout: w.timeout}
+	w.conn = &corkedConn{Conn: nc, bufs: w.bufs, timeout: w.timeout, fd: -1}
 	// Both buffers are memory every idle socket holds, so they are small:
 	// clients send small frames (heartbeats of some 60 bytes, joins of a
 	// few hundred; a larger read bypasses the buffer), and
@@ -277,7 +313,10 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.conn.br = r
 	if sc, ok := nc.(syscall.Conn); ok {
-		w.conn.raw, _ = sc.SyscallConn()
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.conn.raw = raw
+			raw.Control(func(fd uintptr) { w.conn.fd = int(fd) })
+		}
 	}
 	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, 160)), nil
 }

@@ -15,18 +15,12 @@ func peekable(fd uintptr) bool {
 	return errno != syscall.EAGAIN && errno != syscall.EINTR
 }
 
-// writeNonBlocking writes b to the socket once, without waiting for room:
-// it returns how much the kernel took (0 when its buffer is full).
-func writeNonBlocking(raw syscall.RawConn, b []byte) (n int, err error) {
-	var werr error
-	if err = raw.Write(func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), b)
-		return true
-	}); err != nil {
-		return 0, err
-	}
-	if werr == syscall.EAGAIN || werr == syscall.EINTR {
+// writeNonBlocking writes b to the non-blocking socket fd once: it
+// returns how much the kernel took (0 when its buffer is full).
+func writeNonBlocking(fd int, b []byte) (int, error) {
+	n, err := syscall.Write(fd, b)
+	if err == syscall.EAGAIN || err == syscall.EINTR {
 		return 0, nil
 	}
-	return max(n, 0), werr
+	return max(n, 0), err
 }

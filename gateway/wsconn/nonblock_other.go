@@ -2,12 +2,10 @@
 
 package wsconn
 
-import "syscall"
-
 // peekable cannot look without reading here: the reader blocks in the
 // WebSocket read itself, as before, with a deeper stack while idle.
 func peekable(uintptr) bool { return true }
 
 // writeNonBlocking takes nothing here: the socket's writer goroutine
 // writes the batch, waiting as it must.
-func writeNonBlocking(syscall.RawConn, []byte) (int, error) { return 0, nil }
+func writeNonBlocking(int, []byte) (int, error) { return 0, nil }
