@@ -132,7 +132,7 @@ func (c *conn) join(m phoenix.Message) {
 	if c.srv.auth != nil {
 		// The channel's own token decides its rights, not the socket's.
 		token = join.Token(p.UserToken, p.AccessToken)
-		if token == "" || strings.HasPrefix(token, "sb_") {
+		if token == "" || join.Opaque(token) {
 			token = c.token
 		}
 		var err error

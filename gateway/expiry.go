@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/pgrealtime/realtime/gateway/join"
 	"github.com/pgrealtime/realtime/phoenix"
@@ -51,7 +50,7 @@ func (c *conn) refreshToken(m phoenix.Message, ch *channel) {
 	}
 	json.Unmarshal(m.Payload, &p)
 	token := join.Token(p.AccessToken)
-	if token == "" || token == ch.token || strings.HasPrefix(token, "sb_") {
+	if token == "" || token == ch.token || join.Opaque(token) {
 		return
 	}
 	exp, subj, err := c.srv.subject(token)

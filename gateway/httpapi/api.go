@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgrealtime/realtime/gateway/cluster"
-	"github.com/pgrealtime/realtime/phoenix"
 )
 
 // Core is what the HTTP API needs from the gateway's core (the server and
@@ -137,11 +136,6 @@ func (a *API) authorized(w http.ResponseWriter, r *http.Request) bool {
 // request's own token.
 func (a *API) mayWrite(r *http.Request, topic, ext string) bool {
 	return a.core.MayWrite(requestToken(r), topic, ext)
-}
-
-// idMetadata is the metadata of a stored broadcast as delivered live.
-func idMetadata(id string) []byte {
-	return append(phoenix.AppendString([]byte(`{"id":`), id), '}')
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/pgrealtime/realtime/filters"
+	"github.com/pgrealtime/realtime/gateway/broadcast"
 	"github.com/pgrealtime/realtime/gateway/cluster"
 	"github.com/pgrealtime/realtime/gateway/policy"
 	"github.com/pgrealtime/realtime/phoenix"
@@ -76,7 +77,7 @@ func (a *API) serveBroadcastSingle(w http.ResponseWriter, r *http.Request) {
 	p = phoenix.AppendString(p, event)
 	if rm.ID != "" {
 		p = append(p, `,"meta":`...)
-		p = append(p, idMetadata(rm.ID)...)
+		p = append(p, broadcast.IDMetadata(rm.ID)...)
 	}
 	p = append(p, `,"payload":`...)
 	p = append(p, body...)
@@ -107,7 +108,7 @@ func (a *API) persist(w http.ResponseWriter, r *http.Request, rm *cluster.RoomMe
 	}
 	rm.ID = id
 	if rm.Binary != nil {
-		rm.Binary.Metadata = idMetadata(id)
+		rm.Binary.Metadata = broadcast.IDMetadata(id)
 	}
 	return true
 }

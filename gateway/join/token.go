@@ -1,6 +1,9 @@
 package join
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Token returns the token a client's payload carries: the first of raws
 // that is a non-empty JSON string (a join's user_token before its
@@ -15,3 +18,8 @@ func Token(raws ...json.RawMessage) string {
 	}
 	return ""
 }
+
+// Opaque reports whether token is one of Supabase's opaque API keys
+// (sb_publishable_..., sb_secret_...), which a client may send where a JWT
+// goes: it says nothing of a user, so it is no channel token.
+func Opaque(token string) bool { return strings.HasPrefix(token, "sb_") }

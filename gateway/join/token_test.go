@@ -28,3 +28,12 @@ func TestToken(t *testing.T) {
 		}
 	}
 }
+
+// Supabase's opaque API keys are no channel token; JWTs are.
+func TestOpaque(t *testing.T) {
+	for token, want := range map[string]bool{"sb_publishable_abc": true, "sb_secret_x": true, "eyJhbGciOi.x.y": false, "": false} {
+		if Opaque(token) != want {
+			t.Errorf("Opaque(%q) = %v", token, !want)
+		}
+	}
+}
