@@ -68,7 +68,7 @@ func (k *Checker) Topic(t filters.Topic) *Refusal {
 	if t.Table == "" || t.Table == filters.Wildcard {
 		return nil
 	}
-	reason, _ := k.columns(t.Schema, t.Table, func(cols map[string]string) string {
+	reason := k.columns(t.Schema, t.Table, func(cols map[string]string) string {
 		if t.Column != "" {
 			if _, ok := cols[t.Column]; !ok {
 				return fmt.Sprintf("column %q does not exist in table %s.%s", t.Column, t.Schema, t.Table)
@@ -89,7 +89,7 @@ func (k *Checker) Binding(b *filters.Binding) string {
 	if b.Schema == filters.Wildcard || b.Table == "" || b.Table == filters.Wildcard {
 		return ""
 	}
-	reason, _ := k.columns(b.Schema, b.Table, func(cols map[string]string) string {
+	reason := k.columns(b.Schema, b.Table, func(cols map[string]string) string {
 		for c := range b.Selected {
 			if _, ok := cols[c]; !ok {
 				return fmt.Sprintf("invalid column in select: %s does not exist in %s.%s", c, b.Schema, b.Table)
@@ -112,32 +112,34 @@ func (k *Checker) Binding(b *filters.Binding) string {
 }
 
 // columns looks a table up and runs check on its column types. It
-// returns "" with ok=false when the catalog could not be asked.
-func (k *Checker) columns(schema, table string, check func(cols map[string]string) string) (string, bool) {
+// returns why the join cannot deliver, or "" when it can or when the
+// catalog could not be asked (a join never fails because the database is
+// briefly unreachable).
+func (k *Checker) columns(schema, table string, check func(cols map[string]string) string) string {
 	if k.catalog == nil {
-		return "", false
+		return ""
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	info, err := k.catalog.Table(ctx, schema, table)
 	if err != nil {
 		k.log.Warn("cannot check table at join", "schema", schema, "table", table, "err", err)
-		return "", false
+		return ""
 	}
 	name := schema + "." + table
 	if !info.Exists {
-		return fmt.Sprintf("table %s does not exist", name), true
+		return fmt.Sprintf("table %s does not exist", name)
 	}
 	cols := make(map[string]string, len(info.Columns))
 	for _, col := range info.Columns {
 		cols[col.Name] = col.Type
 	}
 	if reason := check(cols); reason != "" {
-		return reason, true
+		return reason
 	}
 	if !info.InPublication {
 		return fmt.Sprintf("table %s is not in publication %s, so no change of it is replicated: run ALTER PUBLICATION %s ADD TABLE %s;",
-			name, strings.Join(k.publications, ", "), k.publications[0], name), true
+			name, strings.Join(k.publications, ", "), k.publications[0], name)
 	}
-	return "", true
+	return ""
 }
